@@ -1,0 +1,3 @@
+//! The `mediabot` command line.
+
+fn main() {}

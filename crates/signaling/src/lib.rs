@@ -1,0 +1,1 @@
+//! mediabot's control plane over the Microsoft Graph calling API.
