@@ -1,1 +1,6 @@
 //! mediabot's control plane over the Microsoft Graph calling API.
+
+pub mod auth;
+pub mod client;
+pub mod models;
+pub mod webhook;

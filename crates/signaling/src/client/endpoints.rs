@@ -1,0 +1,1 @@
+//! Typed per-endpoint methods of [`GraphClient`](super::GraphClient) (reference §4).
