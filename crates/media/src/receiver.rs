@@ -1,0 +1,484 @@
+//! The sans-IO receive core: datagrams in, one 20 ms [`PcmFrame`] per playing source per tick out.
+//!
+//! A [`Receiver`] owns a fixed table of sources, each with its jitter buffer, Opus decoder and
+//! sample queue, all allocated in [`Receiver::new`]. [`Receiver::handle_datagram`] demultiplexes
+//! RTP from RTCP (RFC 5761), files RTP by SSRC and keeps RTCP sender reports for the wall-clock
+//! mapping; [`Receiver::handle_tick`] advances every source by 20 ms and hands each produced frame
+//! to a callback. Neither allocates once the receiver is built, and neither panics on any input.
+
+use crate::decode::{DecodeError, OpusDecoder};
+use crate::fifo::{SampleFifo, SegmentFlags};
+use crate::frame::{FrameFlags, OPUS_RTP_CLOCK, PcmFormat, PcmFrame};
+use crate::jitter::{JitterBuffer, JitterConfig, JitterStats, PushOutcome, Release};
+use crate::opus_packet::MAX_PACKET_TICKS;
+use crate::rtcp::{RtcpPacket, parse_compound};
+use crate::rtp::{AudioLevel, RtpPacket, is_rtcp};
+
+/// The set of RTP payload types that carry Opus.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PayloadTypes(u128);
+
+impl PayloadTypes {
+    /// No payload type.
+    pub const fn none() -> PayloadTypes {
+        PayloadTypes(0)
+    }
+
+    /// Exactly one payload type.
+    pub const fn only(pt: u8) -> PayloadTypes {
+        PayloadTypes(1u128 << (pt & 0x7f))
+    }
+
+    /// Every dynamic payload type (96–127); payloads that are not Opus are counted invalid.
+    pub const fn dynamic() -> PayloadTypes {
+        PayloadTypes(!0u128 << 96)
+    }
+
+    /// Adds a payload type.
+    pub fn insert(&mut self, pt: u8) {
+        self.0 |= 1u128 << (pt & 0x7f);
+    }
+
+    /// Whether `pt` is in the set.
+    pub const fn contains(&self, pt: u8) -> bool {
+        pt < 128 && self.0 & (1u128 << pt) != 0
+    }
+
+    /// Whether the set is empty.
+    pub const fn is_empty(&self) -> bool {
+        self.0 == 0
+    }
+}
+
+/// Configuration of a [`Receiver`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReceiverConfig {
+    /// Output format of the frames.
+    pub format: PcmFormat,
+    /// Jitter buffer tuning, per source.
+    pub jitter: JitterConfig,
+    /// Most simultaneous sources; packets of further SSRCs are counted and dropped.
+    pub max_sources: usize,
+    /// Opus payload types.
+    pub payload_types: PayloadTypes,
+    /// RFC 6464 audio-level extension id, if negotiated.
+    pub audio_level_id: Option<u8>,
+    /// Ticks a drained source must stay silent before its slot may go to a new SSRC.
+    pub evict_after_ticks: u64,
+}
+
+impl Default for ReceiverConfig {
+    fn default() -> ReceiverConfig {
+        ReceiverConfig {
+            format: PcmFormat::default(),
+            jitter: JitterConfig::default(),
+            max_sources: 16,
+            payload_types: PayloadTypes::dynamic(),
+            audio_level_id: None,
+            evict_after_ticks: 250,
+        }
+    }
+}
+
+/// What the receiver did with a datagram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatagramOutcome {
+    /// An RTP packet went to its source's jitter buffer with this outcome.
+    Rtp(PushOutcome),
+    /// An RTCP compound packet was read.
+    Rtcp,
+    /// Not RTP or RTCP: counted and dropped.
+    Garbage,
+    /// RTP with a payload type that is not Opus: counted and dropped.
+    UnknownPayloadType,
+    /// A new SSRC while every source slot is busy: counted and dropped.
+    NoSourceSlot,
+}
+
+/// Counters of one source.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SourceStats {
+    /// RTP SSRC.
+    pub ssrc: u32,
+    /// Media source id, once bound.
+    pub msi: Option<u32>,
+    /// RTP payload type of the latest packet.
+    pub payload_type: u8,
+    /// Jitter-buffer counters (packets, bytes, lost, duplicates, reordered, late, jitter …).
+    pub jitter: JitterStats,
+    /// Frames emitted.
+    pub frames: u64,
+    /// Frames with concealed audio in them.
+    pub concealed_frames: u64,
+    /// Lost packets rebuilt from in-band FEC.
+    pub fec_recovered: u64,
+    /// Frames that were silence (DTX, pauses).
+    pub silence_frames: u64,
+    /// Frames inserted to grow the jitter buffer.
+    pub stretched_frames: u64,
+    /// Packets libopus refused to decode (concealed instead).
+    pub decode_errors: u64,
+    /// Last RFC 6464 audio level seen (0 = loudest, 127 = silence).
+    pub audio_level: Option<AudioLevel>,
+}
+
+/// Counters of the receiver as a whole.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReceiverStats {
+    /// Datagrams handled.
+    pub datagrams: u64,
+    /// Datagrams that were neither RTP nor RTCP.
+    pub garbage: u64,
+    /// RTP packets with a non-Opus payload type.
+    pub unknown_payload_type: u64,
+    /// RTP packets of SSRCs that found no free source slot.
+    pub no_source_slot: u64,
+    /// RTCP compound packets read.
+    pub rtcp: u64,
+    /// Ticks run.
+    pub ticks: u64,
+}
+
+struct Source {
+    in_use: bool,
+    ssrc: u32,
+    msi: Option<u32>,
+    participant: Option<u32>,
+    jitter: JitterBuffer,
+    decoder: OpusDecoder,
+    fifo: SampleFifo,
+    was_playing: bool,
+    frame_seq: u64,
+    last_activity_tick: u64,
+    /// (extended RTP timestamp at the head of the queue, known)
+    media_ts: u64,
+    /// Latest sender report: NTP time (Unix microseconds) and RTP timestamp.
+    sr: Option<(i64, u32)>,
+    stats: SourceStats,
+}
+
+/// The receive core. See the module docs.
+pub struct Receiver {
+    config: ReceiverConfig,
+    sources: Vec<Source>,
+    frame: PcmFrame,
+    tick: u64,
+    ending: bool,
+    stats: ReceiverStats,
+}
+
+impl Receiver {
+    /// Builds the receiver and allocates everything it will ever use.
+    pub fn new(config: ReceiverConfig) -> Result<Receiver, DecodeError> {
+        let queue = (MAX_PACKET_TICKS as usize * 2 + 960) * usize::from(config.format.channels());
+        let sources = (0..config.max_sources)
+            .map(|_| {
+                Ok(Source {
+                    in_use: false,
+                    ssrc: 0,
+                    msi: None,
+                    participant: None,
+                    jitter: JitterBuffer::new(config.jitter),
+                    decoder: OpusDecoder::new(config.format)?,
+                    fifo: SampleFifo::new(queue),
+                    was_playing: false,
+                    frame_seq: 0,
+                    last_activity_tick: 0,
+                    media_ts: 0,
+                    sr: None,
+                    stats: SourceStats::default(),
+                })
+            })
+            .collect::<Result<Vec<_>, DecodeError>>()?;
+        Ok(Receiver {
+            config,
+            sources,
+            frame: PcmFrame::silent(0, config.format),
+            tick: 0,
+            ending: false,
+            stats: ReceiverStats::default(),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ReceiverConfig {
+        &self.config
+    }
+
+    /// Takes one UDP payload that arrived at `arrival_us` (microseconds, any monotonic origin).
+    pub fn handle_datagram(&mut self, arrival_us: i64, datagram: &[u8]) -> DatagramOutcome {
+        self.stats.datagrams += 1;
+        if is_rtcp(datagram) {
+            return self.handle_rtcp(datagram);
+        }
+        let Ok(packet) = RtpPacket::parse(datagram) else {
+            self.stats.garbage += 1;
+            return DatagramOutcome::Garbage;
+        };
+        if !self.config.payload_types.contains(packet.payload_type()) {
+            self.stats.unknown_payload_type += 1;
+            return DatagramOutcome::UnknownPayloadType;
+        }
+        let Some(index) = self.source_index(packet.ssrc()) else {
+            self.stats.no_source_slot += 1;
+            return DatagramOutcome::NoSourceSlot;
+        };
+        let tick = self.tick;
+        let level_id = self.config.audio_level_id;
+        let source = &mut self.sources[index];
+        source.last_activity_tick = tick;
+        source.stats.payload_type = packet.payload_type();
+        if let Some(level) = level_id
+            .zip(packet.extension())
+            .and_then(|(id, ext)| ext.find(id))
+            .and_then(AudioLevel::parse)
+        {
+            source.stats.audio_level = Some(level);
+        }
+        let outcome = source.jitter.push(
+            packet.sequence(),
+            packet.timestamp(),
+            arrival_us,
+            packet.payload(),
+        );
+        DatagramOutcome::Rtp(outcome)
+    }
+
+    /// Binds a source to its Teams media source id and the bot's participant index. Frames from
+    /// then on carry both; frames already emitted are the consumer's to re-tag.
+    pub fn bind_source(&mut self, ssrc: u32, msi: Option<u32>, participant: Option<u32>) {
+        if let Some(s) = self.sources.iter_mut().find(|s| s.in_use && s.ssrc == ssrc) {
+            s.msi = msi;
+            s.participant = participant;
+            s.stats.msi = msi;
+        }
+    }
+
+    /// Declares that no more datagrams will come: sources stop as soon as their buffers run dry
+    /// instead of concealing. Used at the end of a capture.
+    pub fn finish(&mut self) {
+        self.ending = true;
+        for s in self.sources.iter_mut().filter(|s| s.in_use) {
+            s.jitter.set_ending(true);
+        }
+    }
+
+    /// Whether every source has played out everything it received.
+    pub fn is_drained(&self) -> bool {
+        self.sources
+            .iter()
+            .filter(|s| s.in_use)
+            .all(|s| s.jitter.is_drained() && s.fifo.is_empty())
+    }
+
+    /// Current tick number (ticks run so far).
+    pub fn tick(&self) -> u64 {
+        self.tick
+    }
+
+    /// Advances every source by one 20 ms tick and calls `emit` with each frame produced.
+    pub fn handle_tick(&mut self, mut emit: impl FnMut(&PcmFrame)) {
+        let frame_samples = self.config.format.frame_samples();
+        let channels = u64::from(self.config.format.channels());
+        let rate = u64::from(self.config.format.sample_rate());
+        let ending = self.ending;
+        for source in self.sources.iter_mut().filter(|s| s.in_use) {
+            source.jitter.begin_tick();
+            let Source {
+                jitter,
+                decoder,
+                fifo,
+                stats,
+                ..
+            } = source;
+            let mut produced = true;
+            while fifo.len() < frame_samples {
+                let step = match jitter.pop() {
+                    Release::Idle => {
+                        produced = !fifo.is_empty();
+                        break;
+                    }
+                    Release::Packet { payload, duration } => {
+                        match decoder.decode(payload, duration, fifo) {
+                            Err(DecodeError::Opus(_)) => {
+                                stats.decode_errors += 1;
+                                decoder.conceal(duration, fifo)
+                            }
+                            other => other,
+                        }
+                    }
+                    Release::Missing {
+                        duration,
+                        fec,
+                        fec_duration,
+                    } => match fec {
+                        Some(next) if fec_duration > 0 => {
+                            stats.fec_recovered += 1;
+                            decoder
+                                .conceal(duration - fec_duration, fifo)
+                                .and_then(|()| decoder.decode_fec(next, fec_duration, fifo))
+                        }
+                        _ => decoder.conceal(duration, fifo),
+                    },
+                    Release::Silence { duration } => decoder.silence(duration, fifo),
+                    Release::Stretch { duration } => {
+                        stats.stretched_frames += 1;
+                        decoder.stretch(duration, fifo)
+                    }
+                    Release::Underrun { duration } => decoder.conceal(duration, fifo),
+                };
+                if step.is_err() {
+                    // Only a queue overflow gets here; start the source over rather than stall.
+                    fifo.clear();
+                    jitter.reset();
+                    let _ = decoder.reset();
+                    produced = false;
+                    break;
+                }
+            }
+            let playing = jitter.is_playing() || !fifo.is_empty();
+            if !produced || (!playing && fifo.is_empty()) {
+                if source.was_playing && !playing {
+                    // End of a talkspurt: a new one restarts from a clean decoder.
+                    let _ = source.decoder.reset();
+                    source.was_playing = false;
+                }
+                if ending && source.jitter.is_drained() && source.fifo.is_empty() {
+                    source.was_playing = false;
+                }
+                continue;
+            }
+            if !source.was_playing {
+                source.was_playing = true;
+                source.media_ts = source
+                    .jitter
+                    .play_timestamp()
+                    .saturating_sub(source.fifo.len() as u64 * 48_000 / rate / channels);
+            }
+            let frame = &mut self.frame;
+            let flags = source.fifo.pop_into(frame.samples_mut());
+            frame.flags = frame_flags(flags);
+            frame.ssrc = source.ssrc;
+            frame.msi = source.msi;
+            frame.participant = source.participant;
+            frame.tick = self.tick;
+            frame.sequence = source.frame_seq;
+            frame.media_timestamp = source.media_ts;
+            frame.capture_unix_micros = source.sr.map(|(ntp_us, sr_ts)| {
+                let delta = source.media_ts as i64 - i64::from(sr_ts);
+                // RTP timestamps wrap at 2^32; compare within the low 32 bits.
+                let delta = i64::from((delta as u32) as i32);
+                ntp_us + delta * 1_000_000 / i64::from(OPUS_RTP_CLOCK)
+            });
+            source.frame_seq += 1;
+            source.media_ts += 960;
+            source.stats.frames += 1;
+            if frame.flags.contains(FrameFlags::CONCEALED) {
+                source.stats.concealed_frames += 1;
+            }
+            if frame.flags.contains(FrameFlags::SILENCE) {
+                source.stats.silence_frames += 1;
+            }
+            emit(frame);
+        }
+        self.tick += 1;
+        self.stats.ticks += 1;
+    }
+
+    /// Counters of the receiver.
+    pub fn stats(&self) -> ReceiverStats {
+        self.stats
+    }
+
+    /// Counters of every source seen, in order of first appearance.
+    pub fn source_stats(&self) -> impl Iterator<Item = SourceStats> + '_ {
+        self.sources.iter().filter(|s| s.in_use).map(|s| {
+            let mut stats = s.stats;
+            stats.ssrc = s.ssrc;
+            stats.jitter = s.jitter.stats();
+            stats
+        })
+    }
+
+    fn handle_rtcp(&mut self, datagram: &[u8]) -> DatagramOutcome {
+        self.stats.rtcp += 1;
+        for packet in parse_compound(datagram) {
+            let Ok(packet) = packet else {
+                self.stats.garbage += 1;
+                return DatagramOutcome::Garbage;
+            };
+            if let RtcpPacket::SenderReport(sr) = packet {
+                let unix_us = sr
+                    .ntp_timestamp
+                    .to_unix_duration()
+                    .map(|d| d.as_micros() as i64);
+                if let (Some(source), Some(unix_us)) = (
+                    self.sources
+                        .iter_mut()
+                        .find(|s| s.in_use && s.ssrc == sr.ssrc),
+                    unix_us,
+                ) {
+                    source.sr = Some((unix_us, sr.rtp_timestamp));
+                }
+            }
+        }
+        DatagramOutcome::Rtcp
+    }
+
+    fn source_index(&mut self, ssrc: u32) -> Option<usize> {
+        if let Some(i) = self.sources.iter().position(|s| s.in_use && s.ssrc == ssrc) {
+            return Some(i);
+        }
+        let tick = self.tick;
+        let evict_after = self.config.evict_after_ticks;
+        let free = self.sources.iter().position(|s| !s.in_use).or_else(|| {
+            self.sources
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| {
+                    s.jitter.is_drained()
+                        && s.fifo.is_empty()
+                        && tick.saturating_sub(s.last_activity_tick) >= evict_after
+                })
+                .min_by_key(|(_, s)| s.last_activity_tick)
+                .map(|(i, _)| i)
+        })?;
+        let ending = self.ending;
+        let s = &mut self.sources[free];
+        s.in_use = true;
+        s.ssrc = ssrc;
+        s.msi = None;
+        s.participant = None;
+        s.jitter.reset();
+        s.jitter.set_ending(ending);
+        s.fifo.clear();
+        // A fresh libopus state; reset cannot fail on a valid decoder.
+        let _ = s.decoder.reset();
+        s.was_playing = false;
+        s.frame_seq = 0;
+        s.media_ts = 0;
+        s.sr = None;
+        s.stats = SourceStats {
+            ssrc,
+            ..SourceStats::default()
+        };
+        Some(free)
+    }
+}
+
+fn frame_flags(segment: SegmentFlags) -> FrameFlags {
+    let mut f = FrameFlags::empty();
+    if segment.contains(SegmentFlags::SILENCE) {
+        f.insert(FrameFlags::SILENCE);
+    }
+    if segment.contains(SegmentFlags::CONCEALED) {
+        f.insert(FrameFlags::CONCEALED);
+    }
+    if segment.contains(SegmentFlags::FEC) {
+        f.insert(FrameFlags::FEC_RECOVERED);
+    }
+    if segment.contains(SegmentFlags::STRETCHED) {
+        f.insert(FrameFlags::STRETCHED);
+    }
+    f
+}
