@@ -332,14 +332,22 @@ impl TokenProvider {
     }
 
     fn slot(&self, tenant: &str) -> Arc<tokio::sync::Mutex<Option<CachedToken>>> {
-        let mut slots = self.slots.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        slots.entry(tenant.to_ascii_lowercase()).or_default().clone()
+        let mut slots = self
+            .slots
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        slots
+            .entry(tenant.to_ascii_lowercase())
+            .or_default()
+            .clone()
     }
 
     fn token_url(&self, tenant: &str) -> Url {
         let mut url = self.config.authority.clone();
         if let Ok(mut segments) = url.path_segments_mut() {
-            segments.pop_if_empty().extend([tenant, "oauth2", "v2.0", "token"]);
+            segments
+                .pop_if_empty()
+                .extend([tenant, "oauth2", "v2.0", "token"]);
         }
         url
     }
@@ -372,7 +380,11 @@ impl TokenProvider {
         }
         let lifetime = Duration::from_secs(parsed.expires_in);
         let margin = self.config.refresh_margin.min(lifetime / 5);
-        tracing::debug!(tenant, lifetime_s = parsed.expires_in, "fetched Graph token");
+        tracing::debug!(
+            tenant,
+            lifetime_s = parsed.expires_in,
+            "fetched Graph token"
+        );
         Ok(CachedToken {
             token: AccessToken::new(parsed.access_token, requested_at + lifetime),
             refresh_at: requested_at + (lifetime - margin),
@@ -384,9 +396,15 @@ impl TokenProvider {
 fn validate_tenant(tenant: &str) -> Result<(), AuthError> {
     let valid = !tenant.is_empty()
         && tenant.len() <= 253
-        && tenant.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+        && tenant
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
         && !tenant.starts_with('.');
-    if valid { Ok(()) } else { Err(AuthError::InvalidTenant(tenant.to_owned())) }
+    if valid {
+        Ok(())
+    } else {
+        Err(AuthError::InvalidTenant(tenant.to_owned()))
+    }
 }
 
 #[derive(Deserialize)]
@@ -445,7 +463,9 @@ fn parse_oauth_error(status: StatusCode, body: &[u8]) -> AuthError {
 fn aadsts_codes_in(text: &str) -> impl Iterator<Item = u32> + '_ {
     text.match_indices("AADSTS").filter_map(|(at, prefix)| {
         let digits = &text[at + prefix.len()..];
-        let end = digits.find(|c: char| !c.is_ascii_digit()).unwrap_or(digits.len());
+        let end = digits
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(digits.len());
         digits[..end].parse().ok()
     })
 }

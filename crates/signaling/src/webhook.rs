@@ -56,7 +56,10 @@ pub const DEFAULT_OPENID_CONFIGURATION_URL: &str =
 
 /// Issuers Graph uses for callback tokens (the documented one and the one Microsoft's sample also
 /// accepts).
-pub const CALLBACK_ISSUERS: [&str; 2] = ["https://api.botframework.com", "https://graph.microsoft.com"];
+pub const CALLBACK_ISSUERS: [&str; 2] = [
+    "https://api.botframework.com",
+    "https://graph.microsoft.com",
+];
 
 /// Token checks for callbacks.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -148,19 +151,30 @@ impl OpenIdKeySource {
             .timeout(Duration::from_secs(10))
             .build()
             .map_err(KeySourceError::HttpClient)?;
-        Ok(Self { http, configuration_url })
+        Ok(Self {
+            http,
+            configuration_url,
+        })
     }
 
     async fn document<T: DeserializeOwned>(&self, url: &Url) -> Result<T, KeySourceError> {
-        let transport = |source| KeySourceError::Transport { url: url.clone(), source };
+        let transport = |source| KeySourceError::Transport {
+            url: url.clone(),
+            source,
+        };
         let response = self.http.get(url.clone()).send().await.map_err(transport)?;
         let status = response.status();
         if !status.is_success() {
-            return Err(KeySourceError::Status { url: url.clone(), status });
+            return Err(KeySourceError::Status {
+                url: url.clone(),
+                status,
+            });
         }
         let body = response.bytes().await.map_err(transport)?;
-        serde_json::from_slice(&body)
-            .map_err(|source| KeySourceError::Malformed { url: url.clone(), source })
+        serde_json::from_slice(&body).map_err(|source| KeySourceError::Malformed {
+            url: url.clone(),
+            source,
+        })
     }
 }
 
@@ -174,9 +188,15 @@ impl KeySource for OpenIdKeySource {
         Box::pin(async move {
             let configuration: OpenIdConfiguration = self.document(&self.configuration_url).await?;
             // A relative `jwks_uri` is resolved against the configuration document's URL.
-            let jwks_uri = self.configuration_url.join(&configuration.jwks_uri).map_err(|error| {
-                KeySourceError::Unavailable(format!("jwks_uri {:?}: {error}", configuration.jwks_uri))
-            })?;
+            let jwks_uri = self
+                .configuration_url
+                .join(&configuration.jwks_uri)
+                .map_err(|error| {
+                    KeySourceError::Unavailable(format!(
+                        "jwks_uri {:?}: {error}",
+                        configuration.jwks_uri
+                    ))
+                })?;
             self.document(&jwks_uri).await
         })
     }
@@ -271,7 +291,11 @@ pub struct CallbackAuthenticator {
 
 impl CallbackAuthenticator {
     /// An authenticator for `config`, with keys from `source`, key ages on `clock`.
-    pub fn new(config: CallbackAuthConfig, source: Arc<dyn KeySource>, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(
+        config: CallbackAuthConfig,
+        source: Arc<dyn KeySource>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         let mut validation = Validation::new(Algorithm::RS256);
         validation.leeway = config.leeway.as_secs();
         validation.validate_exp = true;
@@ -300,7 +324,10 @@ impl CallbackAuthenticator {
     }
 
     /// Checks an `Authorization` header value.
-    pub async fn authenticate(&self, authorization: Option<&str>) -> Result<CallbackClaims, CallbackAuthError> {
+    pub async fn authenticate(
+        &self,
+        authorization: Option<&str>,
+    ) -> Result<CallbackClaims, CallbackAuthError> {
         let header = authorization.ok_or(CallbackAuthError::MissingToken)?;
         let token = header
             .split_once(' ')
@@ -308,18 +335,24 @@ impl CallbackAuthenticator {
             .map(|(_, token)| token.trim())
             .filter(|token| !token.is_empty())
             .ok_or(CallbackAuthError::NotBearer)?;
-        let jwt_header = jsonwebtoken::decode_header(token).map_err(CallbackAuthError::Malformed)?;
+        let jwt_header =
+            jsonwebtoken::decode_header(token).map_err(CallbackAuthError::Malformed)?;
         if jwt_header.alg != Algorithm::RS256 {
             return Err(CallbackAuthError::DisallowedAlgorithm(jwt_header.alg));
         }
         let kid = jwt_header.kid.ok_or(CallbackAuthError::MissingKeyId)?;
         let key = self.keys.key_for(&kid).await?;
-        let data = jsonwebtoken::decode::<RawClaims>(token, &key, &self.validation).map_err(map_jwt_error)?;
+        let data = jsonwebtoken::decode::<RawClaims>(token, &key, &self.validation)
+            .map_err(map_jwt_error)?;
         let claims = data.claims;
         if self.require_tenant && claims.tid.as_deref().is_none_or(str::is_empty) {
             return Err(CallbackAuthError::MissingTenant);
         }
-        Ok(CallbackClaims { issuer: claims.iss, tenant_id: claims.tid, expires_at: claims.exp })
+        Ok(CallbackClaims {
+            issuer: claims.iss,
+            tenant_id: claims.tid,
+            expires_at: claims.exp,
+        })
     }
 }
 
@@ -331,9 +364,10 @@ fn map_jwt_error(error: jsonwebtoken::errors::Error) -> CallbackAuthError {
         ErrorKind::ImmatureSignature => CallbackAuthError::NotYetValid,
         ErrorKind::InvalidAudience => CallbackAuthError::WrongAudience,
         ErrorKind::InvalidIssuer => CallbackAuthError::WrongIssuer,
-        ErrorKind::InvalidToken | ErrorKind::Base64(_) | ErrorKind::Json(_) | ErrorKind::Utf8(_) => {
-            CallbackAuthError::Malformed(error)
-        }
+        ErrorKind::InvalidToken
+        | ErrorKind::Base64(_)
+        | ErrorKind::Json(_)
+        | ErrorKind::Utf8(_) => CallbackAuthError::Malformed(error),
         _ => CallbackAuthError::Invalid(error),
     }
 }
@@ -387,7 +421,9 @@ impl KeyCache {
         let state = self.state.read().await;
         match (state.keys.get(kid), refresh_error) {
             (Some(key), _) => Ok(key.clone()),
-            (None, Some(error)) if state.keys.is_empty() => Err(CallbackAuthError::KeysUnavailable(error)),
+            (None, Some(error)) if state.keys.is_empty() => {
+                Err(CallbackAuthError::KeysUnavailable(error))
+            }
             (None, _) => Err(CallbackAuthError::UnknownKeyId(kid.to_owned())),
         }
     }
@@ -412,7 +448,10 @@ impl KeyCache {
             }
             Err(error) => {
                 // Keep serving the previous keys; retry after the cooldown, not on every request.
-                let backdated = now.checked_sub(self.refresh_interval.saturating_sub(self.unknown_kid_cooldown));
+                let backdated = now.checked_sub(
+                    self.refresh_interval
+                        .saturating_sub(self.unknown_kid_cooldown),
+                );
                 state.fetched_at = backdated.or(state.fetched_at);
                 tracing::warn!(%error, "could not refresh callback signing keys");
                 Err(error)
@@ -426,8 +465,17 @@ fn usable_keys(set: &JwkSet) -> HashMap<String, DecodingKey> {
     set.keys
         .iter()
         .filter(|jwk| matches!(jwk.algorithm, AlgorithmParameters::RSA(_)))
-        .filter(|jwk| jwk.common.public_key_use.as_ref().is_none_or(|u| *u == PublicKeyUse::Signature))
-        .filter(|jwk| jwk.common.key_algorithm.is_none_or(|alg| alg == KeyAlgorithm::RS256))
+        .filter(|jwk| {
+            jwk.common
+                .public_key_use
+                .as_ref()
+                .is_none_or(|u| *u == PublicKeyUse::Signature)
+        })
+        .filter(|jwk| {
+            jwk.common
+                .key_algorithm
+                .is_none_or(|alg| alg == KeyAlgorithm::RS256)
+        })
         .filter_map(|jwk| {
             let kid = jwk.common.key_id.clone()?;
             let key = DecodingKey::from_jwk(jwk).ok()?;
@@ -515,7 +563,9 @@ struct WebhookShared<T> {
 
 impl<T> Clone for Webhook<T> {
     fn clone(&self) -> Self {
-        Self { shared: self.shared.clone() }
+        Self {
+            shared: self.shared.clone(),
+        }
     }
 }
 
@@ -580,9 +630,10 @@ async fn handle_callback<T: DeserializeOwned + Send + 'static>(
             tracing::info!(%error, "refused callback");
             let mut response = error.status().into_response();
             if error.status() == StatusCode::UNAUTHORIZED {
-                response
-                    .headers_mut()
-                    .insert(http::header::WWW_AUTHENTICATE, http::HeaderValue::from_static("Bearer"));
+                response.headers_mut().insert(
+                    http::header::WWW_AUTHENTICATE,
+                    http::HeaderValue::from_static("Bearer"),
+                );
             }
             return response;
         }
@@ -607,8 +658,16 @@ async fn handle_callback<T: DeserializeOwned + Send + 'static>(
             return StatusCode::BAD_REQUEST.into_response();
         }
     };
-    let delivery = CallbackDelivery { notifications, claims, received_at: shared.clock.now() };
-    match shared.sender.send_timeout(delivery, shared.config.enqueue_timeout).await {
+    let delivery = CallbackDelivery {
+        notifications,
+        claims,
+        received_at: shared.clock.now(),
+    };
+    match shared
+        .sender
+        .send_timeout(delivery, shared.config.enqueue_timeout)
+        .await
+    {
         Ok(()) => {
             counters.accepted.fetch_add(1, Ordering::Relaxed);
             StatusCode::ACCEPTED.into_response()

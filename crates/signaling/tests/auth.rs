@@ -71,7 +71,12 @@ async fn token_endpoint(
     if let Some(gate) = gate {
         gate.notified().await;
     }
-    let reply = aad.reply.lock().unwrap().clone().unwrap_or(Reply::Token { expires_in: 3599 });
+    let reply = aad
+        .reply
+        .lock()
+        .unwrap()
+        .clone()
+        .unwrap_or(Reply::Token { expires_in: 3599 });
     match reply {
         Reply::Token { expires_in } => (
             StatusCode::OK,
@@ -124,7 +129,10 @@ async fn posts_the_client_credentials_grant_to_the_tenant_token_url() {
     assert_eq!(form["client_secret"], CLIENT_SECRET);
     assert_eq!(form["scope"], GRAPH_DEFAULT_SCOPE);
     assert_eq!(form["scope"], "https://graph.microsoft.com/.default");
-    assert!(!format!("{token:?}").contains("token-"), "token leaked into Debug");
+    assert!(
+        !format!("{token:?}").contains("token-"),
+        "token leaked into Debug"
+    );
 }
 
 #[tokio::test]
@@ -174,7 +182,13 @@ async fn tokens_are_cached_per_tenant() {
 
     assert_ne!(a, b);
     assert_eq!(a, a_again);
-    let tenants: Vec<String> = aad.requests.lock().unwrap().iter().map(|(t, _)| t.clone()).collect();
+    let tenants: Vec<String> = aad
+        .requests
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(t, _)| t.clone())
+        .collect();
     assert_eq!(tenants, [TENANT, "contoso.onmicrosoft.com"]);
 }
 
@@ -215,12 +229,23 @@ async fn invalid_client_becomes_a_typed_oauth_error() {
 
     let error = tokens.token(TENANT).await.unwrap_err();
 
-    let AuthError::OAuth(oauth) = &error else { panic!("expected OAuth error, got {error:?}") };
+    let AuthError::OAuth(oauth) = &error else {
+        panic!("expected OAuth error, got {error:?}")
+    };
     assert_eq!(oauth.status, StatusCode::UNAUTHORIZED);
     assert_eq!(oauth.kind, OAuthErrorKind::InvalidClient);
     assert_eq!(oauth.aadsts_codes, [7000215]);
-    assert_eq!(oauth.trace_id.as_deref(), Some("0d4a1e3c-5d2b-4a4c-9c1d-2b6c1d8e0f00"));
-    assert!(oauth.description.as_deref().unwrap().starts_with("AADSTS7000215"));
+    assert_eq!(
+        oauth.trace_id.as_deref(),
+        Some("0d4a1e3c-5d2b-4a4c-9c1d-2b6c1d8e0f00")
+    );
+    assert!(
+        oauth
+            .description
+            .as_deref()
+            .unwrap()
+            .starts_with("AADSTS7000215")
+    );
     assert!(error.to_string().contains("AADSTS7000215"), "{error}");
     assert!(!format!("{error:?}").contains(CLIENT_SECRET));
 }
@@ -233,7 +258,13 @@ async fn non_oauth_error_body_is_an_unexpected_status() {
 
     let error = tokens.token(TENANT).await.unwrap_err();
 
-    assert!(matches!(error, AuthError::UnexpectedStatus(StatusCode::INTERNAL_SERVER_ERROR)), "{error:?}");
+    assert!(
+        matches!(
+            error,
+            AuthError::UnexpectedStatus(StatusCode::INTERNAL_SERVER_ERROR)
+        ),
+        "{error:?}"
+    );
 }
 
 #[tokio::test]

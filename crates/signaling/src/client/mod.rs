@@ -112,7 +112,10 @@ impl Default for RetryPolicy {
 impl RetryPolicy {
     /// No retries at all (one send).
     pub fn none() -> Self {
-        Self { max_attempts: 1, ..Self::default() }
+        Self {
+            max_attempts: 1,
+            ..Self::default()
+        }
     }
 
     /// Backoff before retry number `retry` (0-based): `base · 2^retry`, capped at `max_delay`,
@@ -201,7 +204,13 @@ pub struct ApiError {
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Graph answered HTTP {} {}: {}", self.status.as_u16(), self.code, self.message)?;
+        write!(
+            f,
+            "Graph answered HTTP {} {}: {}",
+            self.status.as_u16(),
+            self.code,
+            self.message
+        )?;
         if let Some(id) = &self.request_id {
             write!(f, " (request-id {id})")?;
         }
@@ -232,7 +241,9 @@ pub enum GraphError {
         source: reqwest::Error,
     },
     /// A success response body did not match the expected type.
-    #[error("Graph answered HTTP {status} with a body that does not parse (request-id {request_id:?})")]
+    #[error(
+        "Graph answered HTTP {status} with a body that does not parse (request-id {request_id:?})"
+    )]
     Decode {
         /// HTTP status.
         status: StatusCode,
@@ -348,14 +359,23 @@ impl GraphClient {
             .map_err(|()| GraphError::InvalidBaseUrl(config.base_url.clone()))?
             .extend(config.path_style.segments());
         Ok(Self {
-            shared: Arc::new(Shared { http, tokens, calls_root, version_root, retry: config.retry }),
+            shared: Arc::new(Shared {
+                http,
+                tokens,
+                calls_root,
+                version_root,
+                retry: config.retry,
+            }),
             tenant: config.tenant.into(),
         })
     }
 
     /// The same client using `tenant`'s token (a meeting in another tenant needs that tenant's).
     pub fn for_tenant(&self, tenant: impl Into<Arc<str>>) -> Self {
-        Self { shared: self.shared.clone(), tenant: tenant.into() }
+        Self {
+            shared: self.shared.clone(),
+            tenant: tenant.into(),
+        }
     }
 
     /// The tenant whose token this client sends.
@@ -440,10 +460,14 @@ impl GraphClient {
         loop {
             let token = self.shared.tokens.token(&self.tenant).await?;
             attempts += 1;
-            let outcome = self.send_once(&method, url, body, &token, client_request_id).await;
+            let outcome = self
+                .send_once(&method, url, body, &token, client_request_id)
+                .await;
             let retries_left = attempts < policy.max_attempts.max(1);
             let wait = match outcome {
-                Ok(raw) if raw.status.is_success() => return Ok(raw.finish(client_request_id, attempts)),
+                Ok(raw) if raw.status.is_success() => {
+                    return Ok(raw.finish(client_request_id, attempts));
+                }
                 Ok(raw) => {
                     let error = raw.into_api_error(client_request_id, attempts);
                     if error.status == StatusCode::UNAUTHORIZED && !refreshed_token && retries_left
@@ -526,12 +550,27 @@ fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, serde_json::Error> 
 }
 
 fn is_idempotent(method: &Method) -> bool {
-    [Method::GET, Method::HEAD, Method::PUT, Method::DELETE, Method::OPTIONS].contains(method)
+    [
+        Method::GET,
+        Method::HEAD,
+        Method::PUT,
+        Method::DELETE,
+        Method::OPTIONS,
+    ]
+    .contains(method)
 }
 
 /// How long to wait before resending after `error`, or `None` if it must not be resent.
-fn retry_wait(error: &ApiError, idempotent: bool, retry: u32, policy: &RetryPolicy) -> Option<Duration> {
-    let throttled = matches!(error.status, StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE);
+fn retry_wait(
+    error: &ApiError,
+    idempotent: bool,
+    retry: u32,
+    policy: &RetryPolicy,
+) -> Option<Duration> {
+    let throttled = matches!(
+        error.status,
+        StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+    );
     match (error.retry_after, throttled, idempotent) {
         (Some(after), true, _) => Some(after),
         (None, true, true) => Some(policy.backoff(retry)),
@@ -564,7 +603,12 @@ struct RawResponse {
 
 impl RawResponse {
     fn new(status: StatusCode, headers: &HeaderMap, url: &Url, body: Bytes) -> Self {
-        let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let text = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
         Self {
             status,
             body,
@@ -604,12 +648,18 @@ impl RawResponse {
             None => {
                 let text = String::from_utf8_lossy(&self.body);
                 let message: String = text.chars().take(200).collect();
-                (self.status.canonical_reason().unwrap_or("").to_owned(), message, None)
+                (
+                    self.status.canonical_reason().unwrap_or("").to_owned(),
+                    message,
+                    None,
+                )
             }
         };
-        let request_id = self
-            .request_id
-            .or_else(|| inner_error.as_ref().and_then(|inner| inner.request_id.clone()));
+        let request_id = self.request_id.or_else(|| {
+            inner_error
+                .as_ref()
+                .and_then(|inner| inner.request_id.clone())
+        });
         ApiError {
             status: self.status,
             code,
@@ -639,17 +689,21 @@ struct ErrorBody {
 }
 
 /// Graph sends codes as strings, but calling errors are numeric and some proxies send numbers.
-fn string_or_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+fn string_or_number<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum StringOrNumber {
         String(String),
         Number(i64),
     }
-    Ok(Option::<StringOrNumber>::deserialize(deserializer)?.map(|v| match v {
-        StringOrNumber::String(s) => s,
-        StringOrNumber::Number(n) => n.to_string(),
-    }))
+    Ok(
+        Option::<StringOrNumber>::deserialize(deserializer)?.map(|v| match v {
+            StringOrNumber::String(s) => s,
+            StringOrNumber::Number(n) => n.to_string(),
+        }),
+    )
 }
 
 #[cfg(test)]
@@ -659,10 +713,16 @@ mod tests {
     #[test]
     fn retry_after_accepts_fractional_seconds_and_http_dates() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_600_000_000);
-        assert_eq!(parse_retry_after("2.128", now), Some(Duration::from_millis(2128)));
+        assert_eq!(
+            parse_retry_after("2.128", now),
+            Some(Duration::from_millis(2128))
+        );
         assert_eq!(parse_retry_after(" 7 ", now), Some(Duration::from_secs(7)));
         let later = httpdate::fmt_http_date(now + Duration::from_secs(30));
-        assert_eq!(parse_retry_after(&later, now), Some(Duration::from_secs(30)));
+        assert_eq!(
+            parse_retry_after(&later, now),
+            Some(Duration::from_secs(30))
+        );
         let earlier = httpdate::fmt_http_date(now - Duration::from_secs(30));
         assert_eq!(parse_retry_after(&earlier, now), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("-1", now), None);
@@ -674,8 +734,14 @@ mod tests {
         let policy = RetryPolicy::default();
         for retry in 0..10 {
             let wait = policy.backoff(retry);
-            let full = policy.base_delay.saturating_mul(1 << retry).min(policy.max_delay);
-            assert!(wait >= full / 2 && wait <= full, "retry {retry}: {wait:?} vs {full:?}");
+            let full = policy
+                .base_delay
+                .saturating_mul(1 << retry)
+                .min(policy.max_delay);
+            assert!(
+                wait >= full / 2 && wait <= full,
+                "retry {retry}: {wait:?} vs {full:?}"
+            );
         }
     }
 
@@ -692,8 +758,14 @@ mod tests {
             retry_after: after.map(Duration::from_secs),
             attempts: 1,
         };
-        assert_eq!(retry_wait(&error(429, Some(3)), false, 0, &policy), Some(Duration::from_secs(3)));
-        assert_eq!(retry_wait(&error(503, Some(1)), false, 0, &policy), Some(Duration::from_secs(1)));
+        assert_eq!(
+            retry_wait(&error(429, Some(3)), false, 0, &policy),
+            Some(Duration::from_secs(3))
+        );
+        assert_eq!(
+            retry_wait(&error(503, Some(1)), false, 0, &policy),
+            Some(Duration::from_secs(1))
+        );
         assert_eq!(retry_wait(&error(429, None), false, 0, &policy), None);
         assert_eq!(retry_wait(&error(504, Some(1)), false, 0, &policy), None);
         assert_eq!(retry_wait(&error(500, Some(1)), true, 0, &policy), None);
