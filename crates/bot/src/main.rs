@@ -1,3 +1,61 @@
 //! The `mediabot` command line.
+//!
+//! - `mediabot replay CAPTURE.pcap --out DIR`: decode every Opus RTP stream of a capture to
+//!   `DIR/ssrc-<ssrc>.wav` and print a JSON summary per stream.
 
-fn main() {}
+mod replay;
+mod wav;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// A real-time media bot for Microsoft Teams over the Microsoft Graph calling API.
+#[derive(Debug, Parser)]
+#[command(name = "mediabot", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Decode every Opus RTP stream in a pcap capture into one WAV per SSRC.
+    Replay {
+        /// A classic pcap capture (tcpdump, `tshark -F pcap`).
+        capture: PathBuf,
+        /// Folder for the WAV files (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+        /// Output sample rate in Hz (8000–48000; libopus-native rates decode directly).
+        #[arg(long, default_value_t = 16_000)]
+        rate: u32,
+        /// Output channels (1 = mono downmix, 2 = stereo).
+        #[arg(long, default_value_t = 1)]
+        channels: u8,
+        /// Opus RTP payload type; by default dynamic payload types that parse as Opus are used.
+        #[arg(long)]
+        pt: Option<u8>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Replay {
+            capture,
+            out,
+            rate,
+            channels,
+            pt,
+        } => replay::run(&capture, &out, rate, channels, pt),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mediabot: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

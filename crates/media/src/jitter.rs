@@ -584,3 +584,250 @@ impl JitterBuffer {
         (ext_seq as usize) & (self.config.capacity - 1)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A valid 20 ms SILK WB Opus payload whose second byte tags it, optionally with LBRR.
+    fn payload(tag: u8, lbrr: bool) -> [u8; 3] {
+        [9 << 3, if lbrr { 0b1100_0000 } else { 0 }, tag]
+    }
+
+    const T: u32 = OPUS_TICKS_PER_FRAME;
+
+    fn buffer() -> JitterBuffer {
+        JitterBuffer::new(JitterConfig {
+            min_depth: 2,
+            max_depth: 6,
+            capacity: 32,
+            idle_after: 3,
+            shrink_hold_ticks: 5,
+        })
+    }
+
+    /// Runs one tick and describes what playout did, as short strings.
+    fn tick(jb: &mut JitterBuffer) -> Vec<String> {
+        jb.begin_tick();
+        let mut out = Vec::new();
+        let mut produced = 0;
+        while produced < T {
+            let r = jb.pop();
+            let (s, d) = match r {
+                Release::Packet { payload, duration } => (format!("p{}", payload[2]), duration),
+                Release::Missing {
+                    duration,
+                    fec: Some(next),
+                    fec_duration,
+                } => (
+                    format!("fec{}:{}", next[2], duration / T),
+                    fec_duration.max(duration),
+                ),
+                Release::Missing { duration, .. } => (format!("lost:{}", duration / T), duration),
+                Release::Silence { duration } => ("silence".into(), duration),
+                Release::Stretch { duration } => ("stretch".into(), duration),
+                Release::Underrun { duration } => ("underrun".into(), duration),
+                Release::Idle => ("idle".into(), T),
+            };
+            out.push(s);
+            produced += d;
+        }
+        out
+    }
+
+    fn push(jb: &mut JitterBuffer, seq: u16, at_ms: i64) -> PushOutcome {
+        jb.push(
+            seq,
+            u32::from(seq) * T,
+            at_ms * 1_000,
+            &payload(seq as u8, false),
+        )
+    }
+
+    #[test]
+    fn prefetches_then_releases_one_frame_per_tick_in_order() {
+        let mut jb = buffer();
+        for seq in 0..4 {
+            assert_eq!(
+                push(&mut jb, seq, i64::from(seq) * 20),
+                PushOutcome::Accepted
+            );
+        }
+        assert_eq!(tick(&mut jb), ["idle"]);
+        assert_eq!(tick(&mut jb), ["p0"]);
+        assert_eq!(tick(&mut jb), ["p1"]);
+        assert_eq!(tick(&mut jb), ["p2"]);
+        assert_eq!(tick(&mut jb), ["p3"]);
+        assert_eq!(jb.stats().packets, 4);
+        assert_eq!(jb.stats().lost, 0);
+    }
+
+    #[test]
+    fn reorders_within_depth_and_drops_duplicates() {
+        let mut jb = buffer();
+        push(&mut jb, 0, 0);
+        push(&mut jb, 2, 40);
+        assert_eq!(push(&mut jb, 1, 41), PushOutcome::Reordered);
+        assert_eq!(push(&mut jb, 1, 42), PushOutcome::Duplicate);
+        tick(&mut jb);
+        assert_eq!(tick(&mut jb), ["p0"]);
+        assert_eq!(tick(&mut jb), ["p1"]);
+        assert_eq!(tick(&mut jb), ["p2"]);
+        let s = jb.stats();
+        assert_eq!((s.reordered, s.duplicates, s.lost), (1, 1, 0));
+    }
+
+    #[test]
+    fn conceals_a_gap_and_uses_fec_of_the_next_packet() {
+        let mut jb = buffer();
+        push(&mut jb, 0, 0);
+        // seq 1 lost; seq 2 carries LBRR for it.
+        jb.push(2, 2 * T, 40_000, &payload(2, true));
+        push(&mut jb, 3, 60);
+        tick(&mut jb);
+        assert_eq!(tick(&mut jb), ["p0"]);
+        assert_eq!(tick(&mut jb), ["fec2:1"]);
+        assert_eq!(tick(&mut jb), ["p2"]);
+        assert_eq!(tick(&mut jb), ["p3"]);
+        assert_eq!(jb.stats().lost, 1);
+    }
+
+    #[test]
+    fn a_packet_after_its_slot_is_late_and_counted_received() {
+        let mut jb = buffer();
+        push(&mut jb, 0, 0);
+        push(&mut jb, 2, 40);
+        tick(&mut jb);
+        assert_eq!(tick(&mut jb), ["p0"]);
+        assert_eq!(tick(&mut jb), ["lost:1"]);
+        assert_eq!(push(&mut jb, 1, 70), PushOutcome::Late);
+        let s = jb.stats();
+        assert_eq!(
+            (s.late, s.lost),
+            (1, 0),
+            "RFC 3550: a late packet is not lost"
+        );
+    }
+
+    #[test]
+    fn sequence_and_timestamp_wrap_without_a_glitch() {
+        let mut jb = buffer();
+        let base_ts = u32::MAX - T; // timestamp wraps after the first packet
+        for (i, seq) in [65_534u16, 65_535, 0, 1].into_iter().enumerate() {
+            let ts = base_ts.wrapping_add(i as u32 * T);
+            assert_ne!(
+                jb.push(seq, ts, i as i64 * 20_000, &payload(i as u8, false)),
+                PushOutcome::Resynced
+            );
+        }
+        tick(&mut jb);
+        let played: Vec<_> = (0..4).flat_map(|_| tick(&mut jb)).collect();
+        assert_eq!(played, ["p0", "p1", "p2", "p3"]);
+        assert_eq!(jb.stats().lost, 0);
+    }
+
+    #[test]
+    fn a_dtx_pause_plays_as_silence_then_resumes() {
+        let mut jb = buffer();
+        push(&mut jb, 0, 0);
+        // Next packet, seq 1, comes 3 frames later in media time (sender paused).
+        jb.push(1, 4 * T, 80_000, &payload(1, false));
+        tick(&mut jb);
+        assert_eq!(tick(&mut jb), ["p0"]);
+        assert_eq!(tick(&mut jb), ["silence"]);
+        assert_eq!(tick(&mut jb), ["silence"]);
+        assert_eq!(tick(&mut jb), ["silence"]);
+        assert_eq!(tick(&mut jb), ["p1"]);
+        assert_eq!(jb.stats().lost, 0);
+    }
+
+    #[test]
+    fn runs_dry_conceals_then_goes_idle_and_restarts() {
+        let mut jb = buffer();
+        push(&mut jb, 0, 0);
+        tick(&mut jb);
+        assert_eq!(tick(&mut jb), ["p0"]);
+        for _ in 0..3 {
+            assert_eq!(tick(&mut jb), ["underrun"]);
+        }
+        assert_eq!(tick(&mut jb), ["idle"]);
+        assert!(jb.is_drained());
+        // A new talkspurt prefetches again.
+        jb.push(50, 50 * T, 1_000_000, &payload(50, false));
+        assert_eq!(tick(&mut jb), ["idle"]);
+        assert_eq!(tick(&mut jb), ["p50"]);
+    }
+
+    #[test]
+    fn ending_stream_goes_idle_without_concealing() {
+        let mut jb = buffer();
+        push(&mut jb, 0, 0);
+        jb.set_ending(true);
+        tick(&mut jb);
+        assert_eq!(tick(&mut jb), ["p0"]);
+        assert_eq!(tick(&mut jb), ["idle"]);
+    }
+
+    #[test]
+    fn grows_depth_under_jitter_by_stretching() {
+        let mut jb = buffer();
+        // The first second arrives on time; after that every other packet is 45 ms late.
+        let arrival = |seq: u16| {
+            let late = seq >= 50 && seq % 2 == 1;
+            i64::from(seq) * 20 + if late { 45 } else { 0 }
+        };
+        let mut pending: Vec<u16> = (0..150).collect();
+        let mut stretched = 0;
+        for t in 0..160i64 {
+            let now = t * 20;
+            pending.retain(|&seq| {
+                if arrival(seq) <= now {
+                    jb.push(
+                        seq,
+                        u32::from(seq) * T,
+                        arrival(seq) * 1_000,
+                        &payload(seq as u8, false),
+                    );
+                    false
+                } else {
+                    true
+                }
+            });
+            stretched += tick(&mut jb).iter().filter(|s| *s == "stretch").count();
+        }
+        let s = jb.stats();
+        assert!(s.jitter > 960, "jitter {}", s.jitter);
+        assert!(stretched >= 1, "the buffer never grew");
+        assert!(s.depth > 2 && s.depth <= 6, "depth {}", s.depth);
+        // Once deep enough, late packets stop: fewer late than half of the jittered ones.
+        assert!(s.late < 25, "late {}", s.late);
+    }
+
+    #[test]
+    fn a_huge_sequence_jump_resyncs() {
+        let mut jb = buffer();
+        push(&mut jb, 0, 0);
+        push(&mut jb, 1, 20);
+        assert_eq!(
+            jb.push(30_000, 12_345, 40_000, &payload(9, false)),
+            PushOutcome::Resynced
+        );
+        assert_eq!(jb.stats().resyncs, 1);
+    }
+
+    #[test]
+    fn invalid_payloads_are_counted_and_dropped() {
+        let mut jb = buffer();
+        assert_eq!(jb.push(0, 0, 0, &[]), PushOutcome::Invalid);
+        assert_eq!(
+            jb.push(1, 0, 0, &[1 << 3 | 1, 1, 2, 3]),
+            PushOutcome::Invalid
+        );
+        assert_eq!(
+            jb.push(2, 0, 0, &[0u8; MAX_PAYLOAD + 1]),
+            PushOutcome::Invalid
+        );
+        assert_eq!(jb.stats().invalid, 3);
+        assert_eq!(jb.stats().packets, 0);
+    }
+}
