@@ -45,7 +45,9 @@ impl ResourceRef {
     /// Accepts `/communications/calls/{id}…` and the legacy `/app/calls/{id}…`, with or without the leading
     /// slash, with an optional `https://host/v1.0` (or `/beta`) prefix, a query string or fragment, and any
     /// case in the path words (`contentsharingsessions` vs `contentSharingSessions`). Ids keep their
-    /// spelling. A doc example's `…/operations/participants` roster URL is read as the roster.
+    /// spelling. Parsing is literal: the doc examples' typo `…/operations/participants` (used for both a
+    /// roster and an invite-operation notification) yields `Operation("participants")`; route on
+    /// [`ResourceData`](super::ResourceData), which is typed by `@odata.type`, for the payload.
     pub fn parse(url: &str) -> Result<Self, ModelError> {
         let path = url.split(['?', '#']).next().unwrap_or_default();
         let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
@@ -68,7 +70,6 @@ impl ResourceRef {
             [p] if is(p, "participants") => CallResource::Participants,
             [p, id] if is(p, "participants") => CallResource::Participant(ParticipantId::new(*id)),
             [o] if is(o, "operations") => CallResource::Operations,
-            [o, p] if is(o, "operations") && is(p, "participants") => CallResource::Participants,
             [o, id] if is(o, "operations") => CallResource::Operation(OperationId::new(*id)),
             [a] if is(a, "audioRoutingGroups") => CallResource::AudioRoutingGroups,
             [a, id] if is(a, "audioRoutingGroups") => {
@@ -147,13 +148,17 @@ mod tests {
     }
 
     #[test]
-    fn doc_typo_operations_participants_is_the_roster() {
+    fn doc_typo_operations_participants_is_parsed_literally() {
+        let url =
+            "/communications/calls/7531d31f-d10d-44de-802f-c569dbca451c/operations/participants";
+        let parsed = parse(url);
         assert_eq!(
-            parse(
-                "/communications/calls/7531d31f-d10d-44de-802f-c569dbca451c/operations/participants"
-            )
-            .resource,
-            CallResource::Participants
+            parsed.call_id,
+            CallId::new("7531d31f-d10d-44de-802f-c569dbca451c")
+        );
+        assert_eq!(
+            parsed.resource,
+            CallResource::Operation(OperationId::new("participants"))
         );
     }
 
