@@ -49,6 +49,7 @@ use tokio::sync::mpsc::error::SendTimeoutError;
 use url::Url;
 
 use crate::auth::Clock;
+use crate::models::{AppId, CallbackJwtClaims, CommsNotifications, OpenIdConfiguration, TenantId};
 
 /// Where Graph's callback signing keys are described (reference §3.2).
 pub const DEFAULT_OPENID_CONFIGURATION_URL: &str =
@@ -178,11 +179,6 @@ impl OpenIdKeySource {
     }
 }
 
-#[derive(Deserialize)]
-struct OpenIdConfiguration {
-    jwks_uri: String,
-}
-
 impl KeySource for OpenIdKeySource {
     fn fetch(&self) -> Pin<Box<dyn Future<Output = Result<JwkSet, KeySourceError>> + Send + '_>> {
         Box::pin(async move {
@@ -261,29 +257,22 @@ impl CallbackAuthError {
     }
 }
 
-/// The verified claims of a callback token.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct CallbackClaims {
-    /// `iss`.
-    pub issuer: String,
-    /// `tid`: the tenant of the call (use its token for requests about this call).
-    pub tenant_id: Option<String>,
-    /// `exp`, seconds since the Unix epoch.
-    pub expires_at: u64,
-}
-
 #[derive(Deserialize)]
 struct RawClaims {
     iss: String,
     exp: u64,
     #[serde(default)]
-    tid: Option<String>,
+    iat: Option<u64>,
+    #[serde(default)]
+    nbf: Option<u64>,
+    #[serde(default)]
+    tid: Option<TenantId>,
 }
 
 /// Validates callback bearer tokens against a cached, refreshed key set.
 #[derive(Debug)]
 pub struct CallbackAuthenticator {
+    app_id: AppId,
     validation: Validation,
     require_tenant: bool,
     keys: KeyCache,
@@ -304,6 +293,7 @@ impl CallbackAuthenticator {
         validation.set_issuer(&config.issuers);
         validation.set_required_spec_claims(&["exp", "aud", "iss"]);
         Self {
+            app_id: AppId::new(config.app_id),
             validation,
             require_tenant: config.require_tenant,
             keys: KeyCache {
@@ -323,11 +313,12 @@ impl CallbackAuthenticator {
         self.keys.fetches.load(Ordering::Relaxed)
     }
 
-    /// Checks an `Authorization` header value.
+    /// Checks an `Authorization` header value and returns the verified claims (`aud` is the
+    /// configured app id; on the wire it may be a string or an array).
     pub async fn authenticate(
         &self,
         authorization: Option<&str>,
-    ) -> Result<CallbackClaims, CallbackAuthError> {
+    ) -> Result<CallbackJwtClaims, CallbackAuthError> {
         let header = authorization.ok_or(CallbackAuthError::MissingToken)?;
         let token = header
             .split_once(' ')
@@ -345,13 +336,21 @@ impl CallbackAuthenticator {
         let data = jsonwebtoken::decode::<RawClaims>(token, &key, &self.validation)
             .map_err(map_jwt_error)?;
         let claims = data.claims;
-        if self.require_tenant && claims.tid.as_deref().is_none_or(str::is_empty) {
+        if self.require_tenant
+            && claims
+                .tid
+                .as_ref()
+                .is_none_or(|tid| tid.as_str().is_empty())
+        {
             return Err(CallbackAuthError::MissingTenant);
         }
-        Ok(CallbackClaims {
-            issuer: claims.iss,
-            tenant_id: claims.tid,
-            expires_at: claims.exp,
+        Ok(CallbackJwtClaims {
+            aud: self.app_id.clone(),
+            iss: claims.iss,
+            iat: claims.iat,
+            nbf: claims.nbf,
+            exp: claims.exp,
+            tid: claims.tid,
         })
     }
 }
@@ -510,11 +509,11 @@ impl Default for WebhookConfig {
 /// One authenticated, parsed callback, as handed to the consumer.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
-pub struct CallbackDelivery<T> {
+pub struct CallbackDelivery<T = CommsNotifications> {
     /// The parsed notification body.
     pub notifications: T,
-    /// The verified token claims (tenant of the call, issuer).
-    pub claims: CallbackClaims,
+    /// The verified token claims (`tid`: the tenant of the call, whose token to use for it).
+    pub claims: CallbackJwtClaims,
     /// When the callback was accepted, on the webhook's clock.
     pub received_at: Instant,
 }
@@ -546,9 +545,9 @@ struct Counters {
 
 /// The callback endpoint: authenticator, limits and the consumer's channel.
 ///
-/// `T` is the notification body type (the crate's `commsNotifications` model in production).
+/// `T` is the notification body type: [`CommsNotifications`] unless a caller needs another.
 #[derive(Debug)]
-pub struct Webhook<T> {
+pub struct Webhook<T = CommsNotifications> {
     shared: Arc<WebhookShared<T>>,
 }
 

@@ -578,3 +578,408 @@ async fn for_tenant_switches_the_token() {
         Some("Bearer tok-contoso.onmicrosoft.com-1")
     );
 }
+
+// ---- typed endpoints ------------------------------------------------------------------------
+
+mod endpoints {
+    use mediabot_signaling::models::{
+        AnswerRequest, AudioRoutingGroup, AudioRoutingGroupId, Call, CallId, CallState,
+        ChangeScreenSharingRoleRequest, ContentSharingSessionId, InviteParticipantsRequest,
+        MuteAllRequest, MuteParticipantRequest, MuteRequest, OperationId, OperationKind,
+        OperationStatus, ParticipantId, RedirectRequest, RejectRequest, RoutingMode,
+        StartHoldMusicRequest, StopHoldMusicRequest, TransferRequest, UnmuteRequest,
+        UpdateRecordingStatusRequest,
+    };
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    const PARTICIPANT: &str = "632899f8-2ea1-4604-8413-27bd2892079f";
+
+    fn call_id() -> CallId {
+        CallId::new(CALL_ID)
+    }
+
+    fn body_json(seen: &Seen) -> Value {
+        serde_json::from_slice(&seen.body).unwrap()
+    }
+
+    #[tokio::test]
+    async fn create_call_posts_the_call_and_returns_201_with_location() {
+        let h = start().await;
+        let client = h.client(|_| {});
+        let location = format!("https://graph.microsoft.com/v1.0/communications/calls/{CALL_ID}");
+        h.graph.script([(
+            201,
+            vec![("location", location.clone()), ("content-type", "application/json".into())],
+            format!(r##"{{"@odata.type":"#microsoft.graph.call","id":"{CALL_ID}","state":"establishing","callbackUri":"https://bot.contoso.com/callback"}}"##),
+        )]);
+        let call: Call = serde_json::from_value(json!({
+            "@odata.type": "#microsoft.graph.call",
+            "callbackUri": "https://bot.contoso.com/callback",
+            "requestedModalities": ["audio"],
+            "mediaConfig": { "@odata.type": "#microsoft.graph.appHostedMediaConfig", "blob": "<blob>" }
+        }))
+        .unwrap();
+
+        let response = client.create_call(&call).await.unwrap();
+
+        assert_eq!(response.status, StatusCode::CREATED);
+        assert_eq!(response.body.id, Some(call_id()));
+        assert_eq!(response.body.state, Some(CallState::Establishing));
+        assert_eq!(response.location.unwrap().as_str(), location);
+        let seen = &h.graph.seen()[0];
+        assert_eq!(
+            (seen.method.clone(), seen.path.as_str()),
+            (Method::POST, "/v1.0/communications/calls")
+        );
+        let sent = body_json(seen);
+        assert_eq!(sent["callbackUri"], "https://bot.contoso.com/callback");
+        assert_eq!(
+            sent["mediaConfig"]["@odata.type"],
+            "#microsoft.graph.appHostedMediaConfig"
+        );
+        assert_eq!(sent["mediaConfig"]["blob"], "<blob>");
+    }
+
+    #[tokio::test]
+    async fn answer_on_beta_app_path_sends_the_documented_body() {
+        let h = start().await;
+        let client = h.client(|c| {
+            c.version = ApiVersion::Beta;
+            c.path_style = PathStyle::App;
+        });
+        h.graph.script([(202, vec![], String::new())]);
+        let request: AnswerRequest = serde_json::from_value(json!({
+            "callbackUri": "https://bot.contoso.com/api/calls",
+            "acceptedModalities": ["audio"],
+            "mediaConfig": { "@odata.type": "#microsoft.graph.appHostedMediaConfig", "blob": "<Media Session Configuration Blob>" }
+        }))
+        .unwrap();
+
+        let response = client.answer(&call_id(), &request).await.unwrap();
+
+        assert_eq!(response.status, StatusCode::ACCEPTED);
+        let seen = &h.graph.seen()[0];
+        assert_eq!(seen.method, Method::POST);
+        assert_eq!(seen.path, format!("/beta/app/calls/{CALL_ID}/answer"));
+        let sent = body_json(seen);
+        assert_eq!(sent["callbackUri"], "https://bot.contoso.com/api/calls");
+        assert_eq!(sent["acceptedModalities"], json!(["audio"]));
+        assert_eq!(
+            sent["mediaConfig"]["blob"],
+            "<Media Session Configuration Blob>"
+        );
+        assert_eq!(sent, serde_json::to_value(&request).unwrap());
+    }
+
+    #[tokio::test]
+    async fn keep_alive_posts_no_body_and_surfaces_404_for_ended_calls() {
+        let h = start().await;
+        let client = h.client(|_| {});
+        let gone = r#"{"error":{"code":"itemNotFound","message":"Call not found."}}"#;
+        h.graph
+            .script([(200, vec![], String::new()), (404, vec![], gone.into())]);
+
+        client.keep_alive(&call_id()).await.unwrap();
+        let error = client.keep_alive(&call_id()).await.unwrap_err();
+
+        let seen = &h.graph.seen()[0];
+        assert_eq!(
+            seen.path,
+            format!("/v1.0/communications/calls/{CALL_ID}/keepAlive")
+        );
+        assert!(seen.body.is_empty());
+        assert_eq!(seen.header("content-type"), None);
+        assert_eq!(error.status(), Some(StatusCode::NOT_FOUND));
+        assert_eq!(error.api().unwrap().code, "itemNotFound");
+    }
+
+    #[tokio::test]
+    async fn mute_participant_returns_the_typed_operation() {
+        let h = start().await;
+        let client = h.client(|_| {});
+        h.graph.script([ok_json(
+            r##"{"@odata.type":"#microsoft.graph.muteParticipantOperation","id":"17e3b46c-f61d-4f4d-9635-c626ef18e6ad","status":"completed","clientContext":"clientContext-value"}"##,
+        )]);
+
+        let response = client
+            .mute_participant(
+                &call_id(),
+                &ParticipantId::new(PARTICIPANT),
+                &MuteParticipantRequest::new("clientContext-value"),
+            )
+            .await
+            .unwrap();
+
+        let op = response.body.unwrap();
+        assert_eq!(op.kind, OperationKind::MuteParticipant);
+        assert_eq!(op.status, Some(OperationStatus::Completed));
+        assert_eq!(
+            op.id,
+            Some(OperationId::new("17e3b46c-f61d-4f4d-9635-c626ef18e6ad"))
+        );
+        let seen = &h.graph.seen()[0];
+        assert_eq!(
+            seen.path,
+            format!("/v1.0/communications/calls/{CALL_ID}/participants/{PARTICIPANT}/mute")
+        );
+        assert_eq!(
+            body_json(seen),
+            json!({"clientContext": "clientContext-value"})
+        );
+    }
+
+    #[tokio::test]
+    async fn start_hold_music_returns_202_location_and_running_operation() {
+        let h = start().await;
+        let client = h.client(|_| {});
+        let location = format!(
+            "/v1.0/communications/calls/{CALL_ID}/operations/0fe0623f-d628-42ed-b4bd-8ac290072cc5"
+        );
+        h.graph.script([(
+            202,
+            vec![("location", location.clone())],
+            r##"{"@odata.type":"#microsoft.graph.startHoldMusicOperation","id":"0fe0623f-d628-42ed-b4bd-8ac290072cc5","status":"running","clientContext":"d45324c1"}"##.into(),
+        )]);
+        let request: StartHoldMusicRequest = serde_json::from_value(json!({
+            "customPrompt": {
+                "@odata.type": "#microsoft.graph.mediaPrompt",
+                "mediaInfo": { "@odata.type": "#microsoft.graph.mediaInfo", "uri": "https://bot.contoso.com/onHold.wav" }
+            },
+            "clientContext": "d45324c1"
+        }))
+        .unwrap();
+
+        let response = client
+            .start_hold_music(&call_id(), &ParticipantId::new(PARTICIPANT), &request)
+            .await
+            .unwrap();
+
+        assert_eq!(response.status, StatusCode::ACCEPTED);
+        let op = response.body.unwrap();
+        assert_eq!(op.kind, OperationKind::StartHoldMusic);
+        assert_eq!(op.status, Some(OperationStatus::Running));
+        let operation_url = response.location.unwrap();
+        assert!(
+            operation_url
+                .path()
+                .ends_with("/operations/0fe0623f-d628-42ed-b4bd-8ac290072cc5")
+        );
+        let sent = body_json(&h.graph.seen()[0]);
+        assert_eq!(
+            sent["customPrompt"]["mediaInfo"]["uri"],
+            "https://bot.contoso.com/onHold.wav"
+        );
+
+        // The operation can be polled at its Location.
+        h.graph.script([ok_json(
+            r##"{"@odata.type":"#microsoft.graph.startHoldMusicOperation","id":"0fe0623f-d628-42ed-b4bd-8ac290072cc5","status":"completed"}"##,
+        )]);
+        let polled = client.get_operation_at(&operation_url).await.unwrap();
+        assert_eq!(polled.body.status, Some(OperationStatus::Completed));
+        assert_eq!(h.graph.seen()[1].path, location);
+    }
+
+    #[tokio::test]
+    async fn list_participants_parses_the_collection() {
+        let h = start().await;
+        let client = h.client(|_| {});
+        h.graph.script([ok_json(&format!(
+            r##"{{"@odata.context":"https://graph.microsoft.com/v1.0/$metadata#communications/calls('{CALL_ID}')/participants","value":[
+                {{"@odata.type":"#microsoft.graph.participant","id":"{PARTICIPANT}","isMuted":true,"isInLobby":false,"mediaStreams":[{{"@odata.type":"#microsoft.graph.mediaStream","mediaType":"audio","sourceId":"1","direction":"sendReceive","serverMuted":false}}]}},
+                {{"@odata.type":"#microsoft.graph.participant","id":"550fae72-d251-43ec-868c-373732c2704f","isMuted":false}}
+            ]}}"##
+        ))]);
+
+        let response = client.list_participants(&call_id()).await.unwrap();
+
+        let participants = response.body.value;
+        assert_eq!(participants.len(), 2);
+        assert_eq!(participants[0].id, Some(ParticipantId::new(PARTICIPANT)));
+        assert!(participants[0].muted());
+        assert_eq!(
+            h.graph.seen()[0].path,
+            format!("/v1.0/communications/calls/{CALL_ID}/participants")
+        );
+    }
+
+    #[tokio::test]
+    async fn audio_routing_group_lifecycle_uses_post_patch_get_delete() {
+        let h = start().await;
+        let client = h.client(|c| c.version = ApiVersion::Beta);
+        let group_json = r#"{"id":"multicast","routingMode":"multicast","sources":["632899f8-2ea1-4604-8413-27bd2892079f"],"receivers":["550fae72-d251-43ec-868c-373732c2704f","72f988bf-86f1-41af-91ab-2d7cd011db47"]}"#;
+        let group: AudioRoutingGroup = serde_json::from_str(group_json).unwrap();
+        let id = AudioRoutingGroupId::new("multicast");
+        h.graph.script([
+            ok_json(group_json),
+            ok_json(group_json),
+            ok_json(group_json),
+            (204, vec![], String::new()),
+        ]);
+
+        let created = client
+            .create_audio_routing_group(&call_id(), &group)
+            .await
+            .unwrap();
+        client
+            .update_audio_routing_group(&call_id(), &id, &group)
+            .await
+            .unwrap();
+        let fetched = client
+            .get_audio_routing_group(&call_id(), &id)
+            .await
+            .unwrap();
+        client
+            .delete_audio_routing_group(&call_id(), &id)
+            .await
+            .unwrap();
+
+        assert_eq!(created.body, group);
+        assert_eq!(fetched.body.routing_mode, Some(RoutingMode::Multicast));
+        let root = format!("/beta/communications/calls/{CALL_ID}/audioRoutingGroups");
+        let seen: Vec<(Method, String)> = h
+            .graph
+            .seen()
+            .into_iter()
+            .map(|s| (s.method, s.path))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (Method::POST, root.clone()),
+                (Method::PATCH, format!("{root}/multicast")),
+                (Method::GET, format!("{root}/multicast")),
+                (Method::DELETE, format!("{root}/multicast")),
+            ]
+        );
+        assert_eq!(
+            body_json(&h.graph.seen()[0]),
+            serde_json::from_str::<Value>(group_json).unwrap()
+        );
+    }
+
+    #[tokio::test]
+    async fn reject_sends_the_reason_in_lower_case() {
+        let h = start().await;
+        let client = h.client(|_| {});
+        h.graph.script([(202, vec![], String::new())]);
+        let request: RejectRequest = serde_json::from_value(json!({"reason": "Busy"})).unwrap();
+
+        client.reject(&call_id(), &request).await.unwrap();
+
+        assert_eq!(body_json(&h.graph.seen()[0]), json!({"reason": "busy"}));
+    }
+
+    /// Every endpoint, in both path styles: method and path as documented.
+    #[tokio::test]
+    async fn every_endpoint_uses_its_documented_method_and_path() {
+        for (version, style, root) in [
+            (
+                ApiVersion::V1,
+                PathStyle::Communications,
+                "/v1.0/communications/calls",
+            ),
+            (ApiVersion::Beta, PathStyle::App, "/beta/app/calls"),
+        ] {
+            let h = start().await;
+            let client = h.client(|c| {
+                c.version = version;
+                c.path_style = style;
+                c.retry = RetryPolicy::none();
+            });
+            let call = call_id();
+            let p = ParticipantId::new(PARTICIPANT);
+            let group = AudioRoutingGroupId::new("g1");
+            let share = ContentSharingSessionId::new("7e1b4346");
+            let op = OperationId::new("op-9");
+            let transfer: TransferRequest = serde_json::from_value(json!({
+                "transferTarget": {"identity": {"user": {"id": "550fae72-d251-43ec-868c-373732c2704f"}}}
+            }))
+            .unwrap();
+            let status: UpdateRecordingStatusRequest =
+                serde_json::from_value(json!({"clientContext": "c", "status": "recording"}))
+                    .unwrap();
+            let role: ChangeScreenSharingRoleRequest =
+                serde_json::from_value(json!({"role": "viewer"})).unwrap();
+
+            // Outcomes are irrelevant here (the fake answers `{}`); only what was sent is checked.
+            client.get_call(&call).await.ok();
+            client.delete_call(&call).await.ok();
+            client
+                .redirect(&call, &RedirectRequest::default())
+                .await
+                .ok();
+            client.transfer(&call, &transfer).await.ok();
+            client.mute_self(&call, &MuteRequest::new("c")).await.ok();
+            client
+                .unmute_self(&call, &UnmuteRequest::new("c"))
+                .await
+                .ok();
+            client.change_screen_sharing_role(&call, &role).await.ok();
+            client.update_recording_status(&call, &status).await.ok();
+            client
+                .add_large_gallery_view(&call, &Default::default())
+                .await
+                .ok();
+            client.get_participant(&call, &p).await.ok();
+            client
+                .invite_participants(&call, &InviteParticipantsRequest::default())
+                .await
+                .ok();
+            client.delete_participant(&call, &p).await.ok();
+            client
+                .mute_all(&call, &MuteAllRequest::default())
+                .await
+                .ok();
+            client
+                .stop_hold_music(&call, &p, &StopHoldMusicRequest::new("c"))
+                .await
+                .ok();
+            client.list_audio_routing_groups(&call).await.ok();
+            client.list_content_sharing_sessions(&call).await.ok();
+            client.get_content_sharing_session(&call, &share).await.ok();
+            client.get_operation(&call, &op).await.ok();
+            client.delete_audio_routing_group(&call, &group).await.ok();
+
+            let c = format!("{root}/{CALL_ID}");
+            let expected = [
+                (Method::GET, c.clone()),
+                (Method::DELETE, c.clone()),
+                (Method::POST, format!("{c}/redirect")),
+                (Method::POST, format!("{c}/transfer")),
+                (Method::POST, format!("{c}/mute")),
+                (Method::POST, format!("{c}/unmute")),
+                (Method::POST, format!("{c}/changeScreenSharingRole")),
+                (Method::POST, format!("{c}/updateRecordingStatus")),
+                (Method::POST, format!("{c}/addLargeGalleryView")),
+                (Method::GET, format!("{c}/participants/{PARTICIPANT}")),
+                (Method::POST, format!("{c}/participants/invite")),
+                (Method::DELETE, format!("{c}/participants/{PARTICIPANT}")),
+                (Method::POST, format!("{c}/participants/muteAll")),
+                (
+                    Method::POST,
+                    format!("{c}/participants/{PARTICIPANT}/stopHoldMusic"),
+                ),
+                (Method::GET, format!("{c}/audioRoutingGroups")),
+                (Method::GET, format!("{c}/contentSharingSessions")),
+                (Method::GET, format!("{c}/contentSharingSessions/7e1b4346")),
+                (Method::GET, format!("{c}/operations/op-9")),
+                (Method::DELETE, format!("{c}/audioRoutingGroups/g1")),
+            ];
+            let seen: Vec<(Method, String)> = h
+                .graph
+                .seen()
+                .into_iter()
+                .map(|s| (s.method, s.path))
+                .collect();
+            assert_eq!(seen, expected, "{root}");
+            let bodies = h.graph.seen();
+            assert_eq!(body_json(&bodies[6]), json!({"role": "viewer"}));
+            assert_eq!(
+                body_json(&bodies[7]),
+                json!({"clientContext": "c", "status": "recording"})
+            );
+        }
+    }
+}

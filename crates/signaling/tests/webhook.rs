@@ -18,11 +18,14 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use mediabot_signaling::auth::Clock;
+use mediabot_signaling::models::{
+    CallId, CallState, ChangeType, CommsNotifications, ResourceData, TenantId,
+};
 use mediabot_signaling::webhook::{
     CallbackAuthConfig, CallbackAuthError, CallbackAuthenticator, CallbackDelivery, KeySource,
     KeySourceError, OpenIdKeySource, Webhook, WebhookConfig,
 };
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use tokio::sync::mpsc;
 use tower::ServiceExt;
 use url::Url;
@@ -63,20 +66,7 @@ const INCOMING_CALL: &str = r##"{
   ]
 }"##;
 
-/// Test body type: the part of `commsNotifications` these tests look at.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-struct Notifications {
-    value: Vec<Notification>,
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Notification {
-    change_type: String,
-    resource_url: String,
-}
-
-type Delivery = CallbackDelivery<Notifications>;
+type Delivery = CallbackDelivery;
 
 /// An RS256 signing key and its public JWK.
 struct SigningKey {
@@ -220,7 +210,7 @@ impl KeySource for TestKeys {
 struct Harness {
     keys: Arc<TestKeys>,
     clock: Arc<ManualClock>,
-    webhook: Webhook<Notifications>,
+    webhook: Webhook,
     router: Router,
     deliveries: mpsc::Receiver<Delivery>,
 }
@@ -285,14 +275,20 @@ async fn valid_callback_is_accepted_and_delivered() {
 
     assert_eq!(status, StatusCode::ACCEPTED);
     let delivery = h.deliveries.try_recv().unwrap();
-    assert_eq!(delivery.notifications.value.len(), 1);
-    assert_eq!(delivery.notifications.value[0].change_type, "created");
+    let CommsNotifications { value, .. } = delivery.notifications;
+    assert_eq!(value.len(), 1);
+    assert_eq!(value[0].change_type, ChangeType::Created);
     assert_eq!(
-        delivery.notifications.value[0].resource_url,
-        "/communications/calls/57DAB8B1894C409AB240BD8BEAE78896"
+        value[0].call_id().unwrap(),
+        CallId::new("57dab8b1-894c-409a-b240-bd8beae78896")
     );
-    assert_eq!(delivery.claims.tenant_id.as_deref(), Some(TENANT));
-    assert_eq!(delivery.claims.issuer, "https://api.botframework.com");
+    let ResourceData::Call(call) = &value[0].resource_data else {
+        panic!("expected a call, got {:?}", value[0].resource_data)
+    };
+    assert_eq!(call.state, Some(CallState::Incoming));
+    assert_eq!(delivery.claims.tid, Some(TenantId::new(TENANT)));
+    assert_eq!(delivery.claims.iss, "https://api.botframework.com");
+    assert_eq!(delivery.claims.aud.as_str(), APP_ID);
     assert_eq!(h.webhook.counters().accepted, 1);
     assert_eq!(h.keys.fetches(), 1);
 }
@@ -640,8 +636,13 @@ async fn malformed_body_is_400() {
         h.post(Some(&valid_token()), "not json").await,
         StatusCode::BAD_REQUEST
     );
+    let wrong_shape = r#"{"value": [{"changeType": "created", "resourceUrl": 7}]}"#;
+    assert_eq!(
+        h.post(Some(&valid_token()), wrong_shape).await,
+        StatusCode::BAD_REQUEST
+    );
     assert!(h.deliveries.try_recv().is_err());
-    assert_eq!(h.webhook.counters().malformed, 2);
+    assert_eq!(h.webhook.counters().malformed, 3);
 }
 
 #[tokio::test]
@@ -754,7 +755,7 @@ async fn keys_are_fetched_through_the_openid_configuration_over_http() {
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(
         deliveries.try_recv().unwrap().notifications.value[0].change_type,
-        "created"
+        ChangeType::Created
     );
     assert_eq!(jwks_hits.load(Ordering::SeqCst), 1);
     assert_eq!(authenticator.key_fetch_count(), 1);

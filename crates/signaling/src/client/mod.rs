@@ -34,12 +34,13 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Deserializer, Serialize};
 use url::Url;
 use uuid::Uuid;
 
 use crate::auth::{AccessToken, AuthError, TokenProvider};
+use crate::models::{ODataError, ODataInnerError};
 
 /// Default Graph host.
 pub const DEFAULT_GRAPH_BASE_URL: &str = "https://graph.microsoft.com";
@@ -159,27 +160,6 @@ impl GraphClientConfig {
     }
 }
 
-/// The `innerError` object of an OData error.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
-#[non_exhaustive]
-pub struct InnerError {
-    /// Inner code (often the HTTP status as a string).
-    #[serde(default, deserialize_with = "string_or_number")]
-    pub code: Option<String>,
-    /// Inner message.
-    #[serde(default)]
-    pub message: Option<String>,
-    /// Graph's `request-id`.
-    #[serde(default, rename = "request-id")]
-    pub request_id: Option<String>,
-    /// The `client-request-id` Graph saw.
-    #[serde(default, rename = "client-request-id")]
-    pub client_request_id: Option<String>,
-    /// Server date string as sent (e.g. `2020-08-18T12:51:51`).
-    #[serde(default)]
-    pub date: Option<String>,
-}
-
 /// A non-success answer from Graph, parsed from the OData error envelope.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -191,7 +171,7 @@ pub struct ApiError {
     /// `error.message`; the start of the body if there was no envelope.
     pub message: String,
     /// `error.innerError`, when present.
-    pub inner_error: Option<InnerError>,
+    pub inner_error: Option<ODataInnerError>,
     /// The `request-id` response header (or the inner error's), for Microsoft support.
     pub request_id: Option<String>,
     /// The `client-request-id` this client sent.
@@ -638,10 +618,10 @@ impl RawResponse {
     }
 
     fn into_api_error(self, client_request_id: Uuid, attempts: u32) -> ApiError {
-        let envelope = serde_json::from_slice::<ErrorEnvelope>(&self.body).ok();
+        let envelope = serde_json::from_slice::<ODataError>(&self.body).ok();
         let (code, message, inner_error) = match envelope {
-            Some(ErrorEnvelope { error }) => (
-                error.code.unwrap_or_default(),
+            Some(ODataError { error }) => (
+                error.code,
                 error.message.unwrap_or_default(),
                 error.inner_error,
             ),
@@ -671,39 +651,6 @@ impl RawResponse {
             attempts,
         }
     }
-}
-
-#[derive(Deserialize)]
-struct ErrorEnvelope {
-    error: ErrorBody,
-}
-
-#[derive(Deserialize)]
-struct ErrorBody {
-    #[serde(default, deserialize_with = "string_or_number")]
-    code: Option<String>,
-    #[serde(default)]
-    message: Option<String>,
-    #[serde(default, rename = "innerError", alias = "innererror")]
-    inner_error: Option<InnerError>,
-}
-
-/// Graph sends codes as strings, but calling errors are numeric and some proxies send numbers.
-fn string_or_number<'de, D: Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Option<String>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum StringOrNumber {
-        String(String),
-        Number(i64),
-    }
-    Ok(
-        Option::<StringOrNumber>::deserialize(deserializer)?.map(|v| match v {
-            StringOrNumber::String(s) => s,
-            StringOrNumber::Number(n) => n.to_string(),
-        }),
-    )
 }
 
 #[cfg(test)]
