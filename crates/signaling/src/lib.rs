@@ -2,5 +2,6 @@
 
 pub mod auth;
 pub mod client;
+pub mod join_url;
 pub mod models;
 pub mod webhook;
