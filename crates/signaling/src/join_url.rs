@@ -26,7 +26,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::models::{
     Call, ChatInfo, Identity, IdentitySet, JoinMeetingIdMeetingInfo, MeetingInfo,
@@ -231,14 +231,12 @@ impl fmt::Display for MeetingJoinUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::MeetupJoin(link) => {
-                let mut context = format!(
-                    r#"{{"Tid":"{}","Oid":"{}""#,
-                    link.tenant_id, link.organizer_id
-                );
-                if let Some(reply) = &link.reply_chain_message_id {
-                    context.push_str(&format!(r#","MessageId":"{reply}""#));
-                }
-                context.push('}');
+                let context = JoinContextOut {
+                    tid: link.tenant_id.as_str(),
+                    oid: &link.organizer_id,
+                    message_id: link.reply_chain_message_id.as_deref(),
+                };
+                let context = serde_json::to_string(&context).map_err(|_| fmt::Error)?;
                 write!(
                     f,
                     "https://{}/l/meetup-join/{}/{}?context={}",
@@ -323,6 +321,17 @@ struct JoinContext {
     oid: Option<String>,
     #[serde(rename = "MessageId", alias = "messageId", default)]
     message_id: Option<String>,
+}
+
+/// The `context` JSON as written by [`MeetingJoinUrl`]'s `Display`.
+#[derive(Serialize)]
+struct JoinContextOut<'a> {
+    #[serde(rename = "Tid")]
+    tid: &'a str,
+    #[serde(rename = "Oid")]
+    oid: &'a str,
+    #[serde(rename = "MessageId", skip_serializing_if = "Option::is_none")]
+    message_id: Option<&'a str>,
 }
 
 fn non_empty(value: Option<String>) -> Option<String> {

@@ -26,7 +26,7 @@ use mediabot_signaling::models::{
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 fn fixtures_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/graph-examples")
@@ -984,5 +984,92 @@ fn answer_and_reject_bodies_built_in_code_equal_the_doc_examples() {
     assert_eq!(
         serde_json::to_value(&reject).unwrap(),
         read_json("call-reject-busy-request.json")
+    );
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Robustness: notifications come from the network; no mutation of a real one may panic.
+
+fn json_pointers(value: &Value, prefix: String, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (key, child) in map {
+                let pointer = format!("{prefix}/{}", key.replace('~', "~0").replace('/', "~1"));
+                out.push(pointer.clone());
+                json_pointers(child, pointer, out);
+            }
+        }
+        Value::Array(items) => {
+            for (i, child) in items.iter().enumerate() {
+                let pointer = format!("{prefix}/{i}");
+                out.push(pointer.clone());
+                json_pointers(child, pointer, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Replaces every node of every notification fixture, one at a time, by values of the wrong type and by
+/// other resources' `@odata.type`s and URLs: parsing returns `Ok` or `Err` but never panics, and whatever
+/// parses can be written and read again.
+#[test]
+fn mutated_notifications_never_panic() {
+    let replacements = [
+        Value::Null,
+        json!(0),
+        json!(-1),
+        json!(1e300),
+        json!(true),
+        json!(""),
+        json!("x"),
+        json!("4294967295"),
+        json!([]),
+        json!({}),
+        json!([{}]),
+        json!("#microsoft.graph.call"),
+        json!("#microsoft.graph.participant"),
+        json!("#microsoft.graph.deltaParticipants"),
+        json!("#microsoft.graph.contentSharingSession"),
+        json!("#microsoft.graph.recordOperation"),
+        json!("communications/calls/"),
+        json!("/app/calls/ÿ/participants"),
+    ];
+    let (mut parsed, mut rejected) = (0usize, 0usize);
+    for file in example_files()
+        .iter()
+        .filter(|f| kind_of(f) == Some(Kind::Notifications))
+    {
+        let original = read_json(file);
+        let mut pointers = Vec::new();
+        json_pointers(&original, String::new(), &mut pointers);
+        for pointer in &pointers {
+            for replacement in &replacements {
+                let mut mutated = original.clone();
+                *mutated
+                    .pointer_mut(pointer)
+                    .expect("pointer from the same document") = replacement.clone();
+                match serde_json::from_value::<CommsNotifications>(mutated) {
+                    Ok(batch) => {
+                        parsed += 1;
+                        for n in &batch.value {
+                            let _ = n.resource_ref();
+                        }
+                        let written =
+                            serde_json::to_value(&batch).expect("models always serialize");
+                        if let Err(e) = serde_json::from_value::<CommsNotifications>(written) {
+                            panic!(
+                                "{file} {pointer}={replacement}: written form does not re-read: {e}"
+                            );
+                        }
+                    }
+                    Err(_) => rejected += 1,
+                }
+            }
+        }
+    }
+    assert!(
+        parsed > 10_000 && rejected > 1_000,
+        "parsed {parsed}, rejected {rejected}"
     );
 }

@@ -301,3 +301,55 @@ fn invalid_utf8_escapes_are_an_error_not_a_panic() {
         JoinUrlError::InvalidEncoding
     ));
 }
+
+/// Every single-character deletion, truncation and insertion of a few URL-significant strings into the
+/// documented links: parsing never panics, and whatever parses prints to a URL that parses back the same.
+#[test]
+fn mutated_links_never_panic_and_parsed_ones_display_round_trip() {
+    let seeds = [
+        DOC_ENCODED,
+        DOC_DECODED,
+        r#"https://teams.microsoft.com/_#/l/meetup-join/19:cd9ce3da56624fe69c9d7cd026f9126d@thread.skype/1509579179399?context={"Tid":"t","Oid":"o","MessageId":"1536978844957"}&anon=true"#,
+        "https://teams.microsoft.com/meet/2657374567291?p=hQ3nTeWXcVz",
+        "https://teams.live.com/meet/9398850880426?p=7dfV2s",
+    ];
+    let inserts = [
+        "%", "%7", "%ff", "/", "?", "#", "&", "=", "{", "}", "\"", ":", "+", " ", "é", "\u{0}",
+    ];
+    let (mut parsed, mut rejected) = (0usize, 0usize);
+    for seed in seeds {
+        for (at, ch) in seed.char_indices() {
+            let mut candidates = vec![
+                seed[..at].to_owned(),
+                format!("{}{}", &seed[..at], &seed[at + ch.len_utf8()..]),
+            ];
+            candidates.extend(
+                inserts
+                    .iter()
+                    .map(|ins| format!("{}{ins}{}", &seed[..at], &seed[at..])),
+            );
+            for candidate in candidates {
+                match parse_join_url(&candidate) {
+                    Ok(link) => {
+                        parsed += 1;
+                        let printed = link.to_string();
+                        match parse_join_url(&printed) {
+                            Ok(again) => assert_eq!(again, link, "{candidate} → {printed}"),
+                            Err(e) => panic!(
+                                "{candidate} parsed, but its display {printed} does not: {e}"
+                            ),
+                        }
+                    }
+                    Err(e) => {
+                        rejected += 1;
+                        assert!(!e.to_string().is_empty());
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        parsed > 1000 && rejected > 1000,
+        "parsed {parsed}, rejected {rejected}"
+    );
+}

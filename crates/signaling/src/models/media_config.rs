@@ -137,7 +137,7 @@ impl<'de> Deserialize<'de> for MediaConfig {
 impl Serialize for MediaConfig {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut raw = RawMediaConfig {
-            odata_type: Some(self.odata_type().to_owned()),
+            odata_type: Some(self.odata_type().to_owned()).filter(|t| !t.is_empty()),
             ..RawMediaConfig::default()
         };
         match self {

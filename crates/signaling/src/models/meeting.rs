@@ -139,7 +139,7 @@ impl<'de> Deserialize<'de> for MeetingInfo {
 impl Serialize for MeetingInfo {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut raw = RawMeetingInfo {
-            odata_type: Some(self.odata_type().to_owned()),
+            odata_type: Some(self.odata_type().to_owned()).filter(|t| !t.is_empty()),
             ..RawMeetingInfo::default()
         };
         match self {

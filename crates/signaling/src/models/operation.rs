@@ -252,7 +252,7 @@ impl<'de> Deserialize<'de> for CommsOperation {
 impl Serialize for CommsOperation {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut raw = RawOperation {
-            odata_type: Some(self.kind.odata_type().to_owned()),
+            odata_type: Some(self.kind.odata_type().to_owned()).filter(|t| !t.is_empty()),
             id: self.id.clone(),
             client_context: self.client_context.clone(),
             status: self.status.clone(),

@@ -299,6 +299,11 @@ impl Participant {
             .find_map(MediaStream::msi)
     }
 
+    /// The MSIs of all the participant's streams (audio, video, screen sharing, data).
+    pub fn msis(&self) -> impl Iterator<Item = Msi> + '_ {
+        self.media_streams.iter().filter_map(MediaStream::msi)
+    }
+
     /// True when `msi` tags one of this participant's streams.
     pub fn has_msi(&self, msi: Msi) -> bool {
         self.media_streams.iter().any(|s| s.msi() == Some(msi))
