@@ -246,6 +246,28 @@ pub enum AuthError {
     HttpClient(#[source] reqwest::Error),
 }
 
+impl AuthError {
+    /// True when asking again later may succeed: the identity platform was unreachable, answered
+    /// a 5xx or 429, or said `temporarily_unavailable` / `server_error`.
+    pub fn is_transient(&self) -> bool {
+        let busy = |status: StatusCode| {
+            status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS
+        };
+        match self {
+            Self::Transport(_) => true,
+            Self::UnexpectedStatus(status) => busy(*status),
+            Self::OAuth(error) => {
+                busy(error.status)
+                    || matches!(
+                        error.kind,
+                        OAuthErrorKind::TemporarilyUnavailable | OAuthErrorKind::ServerError
+                    )
+            }
+            _ => false,
+        }
+    }
+}
+
 /// Client-credentials token source with a per-tenant, single-flight cache.
 #[derive(Debug)]
 pub struct TokenProvider {

@@ -75,7 +75,9 @@ pub struct CallbackAuthConfig {
     pub require_tenant: bool,
     /// Age after which the key set is fetched again. Default 2 hours.
     pub key_refresh_interval: Duration,
-    /// Minimum time between refreshes caused by unknown `kid`s. Default 1 minute.
+    /// Minimum time between refreshes caused by unknown `kid`s (and between retries after a
+    /// failed fetch). Default 5 seconds: short, so a key rotated just after a fetch costs at most
+    /// a few seconds of refused callbacks, yet forged `kid`s cannot hammer the key host.
     pub unknown_kid_cooldown: Duration,
 }
 
@@ -88,7 +90,7 @@ impl CallbackAuthConfig {
             leeway: Duration::from_secs(60),
             require_tenant: true,
             key_refresh_interval: Duration::from_secs(2 * 60 * 60),
-            unknown_kid_cooldown: Duration::from_secs(60),
+            unknown_kid_cooldown: Duration::from_secs(5),
         }
     }
 }

@@ -11,7 +11,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use mediabot_signaling::auth::{Secret, TokenClientConfig, TokenProvider};
+use mediabot_signaling::auth::{AuthError, Secret, TokenClientConfig, TokenProvider};
 use mediabot_signaling::client::{
     ApiVersion, GraphClient, GraphClientConfig, GraphError, PathStyle, RetryPolicy,
 };
@@ -50,6 +50,8 @@ struct FakeGraph {
     /// Used when the script is empty.
     fallback: Mutex<Option<Reply>>,
     tokens_issued: Mutex<u32>,
+    /// The token endpoint answers this many requests with a failure first.
+    token_failures: Mutex<Vec<(u16, &'static str)>>,
 }
 
 impl FakeGraph {
@@ -70,6 +72,10 @@ fn ok_json(body: &str) -> Reply {
 }
 
 async fn token(State(graph): State<Arc<FakeGraph>>, Path(tenant): Path<String>) -> Response {
+    let failure = graph.token_failures.lock().unwrap().pop();
+    if let Some((status, body)) = failure {
+        return (StatusCode::from_u16(status).unwrap(), body).into_response();
+    }
     let n = {
         let mut issued = graph.tokens_issued.lock().unwrap();
         *issued += 1;
@@ -461,6 +467,53 @@ async fn unauthorized_is_retried_once_with_a_fresh_token() {
         .unwrap_err();
     assert_eq!(error.api().unwrap().code, "InvalidAuthenticationToken");
     assert_eq!(h.graph.seen().len(), 4);
+}
+
+#[tokio::test]
+async fn transient_token_failure_is_retried_before_anything_reaches_graph() {
+    let h = start().await;
+    let client = h.client(|_| {});
+    h.graph.token_failures.lock().unwrap().push((503, "busy"));
+    h.graph.script([ok_json(r#"{"id":"x"}"#)]);
+
+    let url = call_url(&client, &["answer"]);
+    let response = client
+        .send_json::<_, Thing>(
+            Method::POST,
+            &url,
+            Some(&Mute {
+                client_context: "c",
+            }),
+        )
+        .await
+        .unwrap();
+
+    assert_eq!(response.attempts, 2);
+    assert_eq!(h.graph.seen().len(), 1);
+}
+
+#[tokio::test]
+async fn rejected_credentials_fail_at_once_with_the_oauth_error() {
+    let h = start().await;
+    let client = h.client(|_| {});
+    let invalid_client = r#"{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided.","error_codes":[7000215]}"#;
+    h.graph
+        .token_failures
+        .lock()
+        .unwrap()
+        .push((401, invalid_client));
+
+    let error = client
+        .send_json::<(), Thing>(Method::GET, &call_url(&client, &[]), None)
+        .await
+        .unwrap_err();
+
+    let GraphError::Auth(AuthError::OAuth(oauth)) = &error else {
+        panic!("expected an OAuth error, got {error:?}")
+    };
+    assert_eq!(oauth.aadsts_codes, [7000215]);
+    assert!(h.graph.seen().is_empty());
+    assert!(h.graph.token_failures.lock().unwrap().is_empty());
 }
 
 #[tokio::test]

@@ -780,3 +780,45 @@ async fn unreachable_key_host_is_503_not_401() {
     );
     assert_eq!(error.status(), StatusCode::SERVICE_UNAVAILABLE);
 }
+
+#[tokio::test]
+async fn webhook_serves_real_http_on_loopback() {
+    let mut h = harness_with(
+        WebhookConfig {
+            max_body_bytes: 2048,
+            ..WebhookConfig::default()
+        },
+        8,
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}{PATH}", listener.local_addr().unwrap());
+    let router = h.router.clone();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let http = reqwest::Client::new();
+    let post = |token: Option<String>, body: String| {
+        let mut request = http
+            .post(&url)
+            .header("content-type", "application/json; charset=utf-8")
+            .header("user-agent", "Microsoft-Skype/3.0,(Calling/1.0)")
+            .body(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send()
+    };
+
+    let accepted = post(Some(valid_token()), INCOMING_CALL.to_owned())
+        .await
+        .unwrap();
+    let unauthenticated = post(None, INCOMING_CALL.to_owned()).await.unwrap();
+    let oversize = post(Some(valid_token()), "x".repeat(8192)).await.unwrap();
+
+    assert_eq!(accepted.status(), StatusCode::ACCEPTED);
+    assert_eq!(unauthenticated.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(oversize.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(
+        h.deliveries.try_recv().unwrap().notifications.value[0].change_type,
+        ChangeType::Created
+    );
+    assert!(h.deliveries.try_recv().is_err());
+}

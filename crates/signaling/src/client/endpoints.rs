@@ -9,6 +9,10 @@
 //! `GraphResponse<Option<CommsOperation>>` (the body may be empty, in which case the operation's
 //! URL is in [`GraphResponse::location`] and its outcome arrives as a notification); lists return
 //! one [`ODataCollection`] page (`next_link` is not followed).
+//!
+//! Naming: `get_*` here names the HTTP `GET` of a Graph resource (Graph's own "Get call",
+//! "Get participant"), a network operation rather than an accessor, so the house rule against
+//! `get_` prefixes does not apply.
 
 use http::Method;
 use url::Url;
@@ -25,12 +29,6 @@ use crate::models::{
     UpdateRecordingStatusRequest,
 };
 
-/// Result of an action that may return a `commsOperation`.
-type OperationResult = Result<GraphResponse<Option<CommsOperation>>, GraphError>;
-
-/// Result of an action without a response body.
-type EmptyResult = Result<GraphResponse<()>, GraphError>;
-
 /// A body type for requests without one.
 const NO_BODY: Option<&()> = None;
 
@@ -46,11 +44,15 @@ impl GraphClient {
         &self,
         url: Url,
         body: &B,
-    ) -> OperationResult {
+    ) -> Result<GraphResponse<Option<CommsOperation>>, GraphError> {
         self.send_json(Method::POST, &url, Some(body)).await
     }
 
-    async fn post_empty<B: serde::Serialize + ?Sized>(&self, url: Url, body: &B) -> EmptyResult {
+    async fn post_empty<B: serde::Serialize + ?Sized>(
+        &self,
+        url: Url,
+        body: &B,
+    ) -> Result<GraphResponse<()>, GraphError> {
         self.send_no_content(Method::POST, &url, Some(body)).await
     }
 
@@ -70,49 +72,73 @@ impl GraphClient {
     }
 
     /// `DELETE /calls/{id}`: hangs up the bot's leg (`204 No Content`).
-    pub async fn delete_call(&self, call: &CallId) -> EmptyResult {
+    pub async fn delete_call(&self, call: &CallId) -> Result<GraphResponse<()>, GraphError> {
         self.send_no_content(Method::DELETE, &self.call_url(call, &[]), NO_BODY)
             .await
     }
 
     /// `POST /calls/{id}/answer` (`202 Accepted`); must happen within 15 s of the incoming call.
-    pub async fn answer(&self, call: &CallId, body: &AnswerRequest) -> EmptyResult {
+    pub async fn answer(
+        &self,
+        call: &CallId,
+        body: &AnswerRequest,
+    ) -> Result<GraphResponse<()>, GraphError> {
         self.post_empty(self.call_url(call, &["answer"]), body)
             .await
     }
 
     /// `POST /calls/{id}/reject` (`202 Accepted`).
-    pub async fn reject(&self, call: &CallId, body: &RejectRequest) -> EmptyResult {
+    pub async fn reject(
+        &self,
+        call: &CallId,
+        body: &RejectRequest,
+    ) -> Result<GraphResponse<()>, GraphError> {
         self.post_empty(self.call_url(call, &["reject"]), body)
             .await
     }
 
     /// `POST /calls/{id}/redirect` (`202 Accepted`).
-    pub async fn redirect(&self, call: &CallId, body: &RedirectRequest) -> EmptyResult {
+    pub async fn redirect(
+        &self,
+        call: &CallId,
+        body: &RedirectRequest,
+    ) -> Result<GraphResponse<()>, GraphError> {
         self.post_empty(self.call_url(call, &["redirect"]), body)
             .await
     }
 
     /// `POST /calls/{id}/transfer` (`202 Accepted`).
-    pub async fn transfer(&self, call: &CallId, body: &TransferRequest) -> EmptyResult {
+    pub async fn transfer(
+        &self,
+        call: &CallId,
+        body: &TransferRequest,
+    ) -> Result<GraphResponse<()>, GraphError> {
         self.post_empty(self.call_url(call, &["transfer"]), body)
             .await
     }
 
     /// `POST /calls/{id}/keepAlive` without a body (`200 OK`; `404` once the call has ended).
-    pub async fn keep_alive(&self, call: &CallId) -> EmptyResult {
+    pub async fn keep_alive(&self, call: &CallId) -> Result<GraphResponse<()>, GraphError> {
         let url = self.call_url(call, &["keepAlive"]);
         self.send_no_content(Method::POST, &url, NO_BODY).await
     }
 
     /// `POST /calls/{id}/mute`: server-mutes the bot's own leg → `muteParticipantOperation`.
-    pub async fn mute_self(&self, call: &CallId, body: &MuteRequest) -> OperationResult {
+    pub async fn mute_self(
+        &self,
+        call: &CallId,
+        body: &MuteRequest,
+    ) -> Result<GraphResponse<Option<CommsOperation>>, GraphError> {
         self.post_operation(self.call_url(call, &["mute"]), body)
             .await
     }
 
     /// `POST /calls/{id}/unmute` → `unmuteParticipantOperation`.
-    pub async fn unmute_self(&self, call: &CallId, body: &UnmuteRequest) -> OperationResult {
+    pub async fn unmute_self(
+        &self,
+        call: &CallId,
+        body: &UnmuteRequest,
+    ) -> Result<GraphResponse<Option<CommsOperation>>, GraphError> {
         self.post_operation(self.call_url(call, &["unmute"]), body)
             .await
     }
@@ -122,7 +148,7 @@ impl GraphClient {
         &self,
         call: &CallId,
         body: &ChangeScreenSharingRoleRequest,
-    ) -> EmptyResult {
+    ) -> Result<GraphResponse<()>, GraphError> {
         self.post_empty(self.call_url(call, &["changeScreenSharingRole"]), body)
             .await
     }
@@ -133,7 +159,7 @@ impl GraphClient {
         &self,
         call: &CallId,
         body: &UpdateRecordingStatusRequest,
-    ) -> OperationResult {
+    ) -> Result<GraphResponse<Option<CommsOperation>>, GraphError> {
         self.post_operation(self.call_url(call, &["updateRecordingStatus"]), body)
             .await
     }
@@ -143,7 +169,7 @@ impl GraphClient {
         &self,
         call: &CallId,
         body: &AddLargeGalleryViewRequest,
-    ) -> OperationResult {
+    ) -> Result<GraphResponse<Option<CommsOperation>>, GraphError> {
         self.post_operation(self.call_url(call, &["addLargeGalleryView"]), body)
             .await
     }
@@ -153,13 +179,17 @@ impl GraphClient {
         &self,
         call: &CallId,
         body: &SubscribeToToneRequest,
-    ) -> OperationResult {
+    ) -> Result<GraphResponse<Option<CommsOperation>>, GraphError> {
         self.post_operation(self.call_url(call, &["subscribeToTone"]), body)
             .await
     }
 
     /// `POST /calls/{id}/playPrompt` (service-hosted media only) → `playPromptOperation`.
-    pub async fn play_prompt(&self, call: &CallId, body: &PlayPromptRequest) -> OperationResult {
+    pub async fn play_prompt(
+        &self,
+        call: &CallId,
+        body: &PlayPromptRequest,
+    ) -> Result<GraphResponse<Option<CommsOperation>>, GraphError> {
         self.post_operation(self.call_url(call, &["playPrompt"]), body)
             .await
     }
@@ -169,7 +199,7 @@ impl GraphClient {
         &self,
         call: &CallId,
         body: &RecordResponseRequest,
-    ) -> OperationResult {
+    ) -> Result<GraphResponse<Option<CommsOperation>>, GraphError> {
         self.post_operation(self.call_url(call, &["recordResponse"]), body)
             .await
     }
@@ -179,7 +209,7 @@ impl GraphClient {
         &self,
         call: &CallId,
         body: &CancelMediaProcessingRequest,
-    ) -> OperationResult {
+    ) -> Result<GraphResponse<Option<CommsOperation>>, GraphError> {
         self.post_operation(self.call_url(call, &["cancelMediaProcessing"]), body)
             .await
     }
@@ -210,7 +240,7 @@ impl GraphClient {
         &self,
         call: &CallId,
         body: &InviteParticipantsRequest,
-    ) -> OperationResult {
+    ) -> Result<GraphResponse<Option<CommsOperation>>, GraphError> {
         self.post_operation(self.call_url(call, &["participants", "invite"]), body)
             .await
     }
@@ -221,7 +251,7 @@ impl GraphClient {
         &self,
         call: &CallId,
         participant: &ParticipantId,
-    ) -> EmptyResult {
+    ) -> Result<GraphResponse<()>, GraphError> {
         let url = self.call_url(call, &["participants", participant.as_str()]);
         self.send_no_content(Method::DELETE, &url, NO_BODY).await
     }
@@ -232,13 +262,17 @@ impl GraphClient {
         call: &CallId,
         participant: &ParticipantId,
         body: &MuteParticipantRequest,
-    ) -> OperationResult {
+    ) -> Result<GraphResponse<Option<CommsOperation>>, GraphError> {
         let url = self.call_url(call, &["participants", participant.as_str(), "mute"]);
         self.post_operation(url, body).await
     }
 
     /// `POST /calls/{id}/participants/muteAll` (beta, deprecated) → `commsOperation`.
-    pub async fn mute_all(&self, call: &CallId, body: &MuteAllRequest) -> OperationResult {
+    pub async fn mute_all(
+        &self,
+        call: &CallId,
+        body: &MuteAllRequest,
+    ) -> Result<GraphResponse<Option<CommsOperation>>, GraphError> {
         self.post_operation(self.call_url(call, &["participants", "muteAll"]), body)
             .await
     }
@@ -248,7 +282,7 @@ impl GraphClient {
         &self,
         call: &CallId,
         body: &ConfigureMixerRequest,
-    ) -> OperationResult {
+    ) -> Result<GraphResponse<Option<CommsOperation>>, GraphError> {
         let url = self.call_url(call, &["participants", "configureMixer"]);
         self.post_operation(url, body).await
     }
@@ -259,7 +293,7 @@ impl GraphClient {
         call: &CallId,
         participant: &ParticipantId,
         body: &StartHoldMusicRequest,
-    ) -> OperationResult {
+    ) -> Result<GraphResponse<Option<CommsOperation>>, GraphError> {
         let url = self.call_url(
             call,
             &["participants", participant.as_str(), "startHoldMusic"],
@@ -273,7 +307,7 @@ impl GraphClient {
         call: &CallId,
         participant: &ParticipantId,
         body: &StopHoldMusicRequest,
-    ) -> OperationResult {
+    ) -> Result<GraphResponse<Option<CommsOperation>>, GraphError> {
         let url = self.call_url(
             call,
             &["participants", participant.as_str(), "stopHoldMusic"],
@@ -328,7 +362,7 @@ impl GraphClient {
         &self,
         call: &CallId,
         group: &AudioRoutingGroupId,
-    ) -> EmptyResult {
+    ) -> Result<GraphResponse<()>, GraphError> {
         let url = self.call_url(call, &["audioRoutingGroups", group.as_str()]);
         self.send_no_content(Method::DELETE, &url, NO_BODY).await
     }

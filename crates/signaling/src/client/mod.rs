@@ -18,6 +18,8 @@
 //!   without `Retry-After` and on `504`, with jittered exponential backoff, and on transport errors.
 //! * `POST`/`PATCH` are resent after a transport error only if the connection was never made.
 //! * A `401` is retried once, immediately, with a freshly fetched token.
+//! * A transient token failure (identity platform unreachable, 5xx, `temporarily_unavailable`) is
+//!   retried with backoff for every method, since nothing reached Graph.
 //! * `Retry-After` is honoured as seconds (fractional, e.g. `2.128`) or as an HTTP-date.
 //! * Bounds: at most [`RetryPolicy::max_attempts`] sends, and the sum of waits never exceeds
 //!   [`RetryPolicy::max_total_delay`]; when the next wait would cross that budget the client gives
@@ -36,6 +38,7 @@ use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use tracing::Instrument;
 use url::Url;
 use uuid::Uuid;
 
@@ -431,21 +434,55 @@ impl GraphClient {
         body: Option<&JsonBody>,
     ) -> Result<RawResponse, GraphError> {
         self.check_origin(url)?;
-        let policy = &self.shared.retry;
         let client_request_id = Uuid::new_v4();
+        let span = tracing::debug_span!(
+            "graph_request",
+            %method,
+            path = url.path(),
+            %client_request_id,
+        );
+        self.execute_with_retries(method, url, body, client_request_id)
+            .instrument(span)
+            .await
+    }
+
+    async fn execute_with_retries(
+        &self,
+        method: Method,
+        url: &Url,
+        body: Option<&JsonBody>,
+        client_request_id: Uuid,
+    ) -> Result<RawResponse, GraphError> {
+        let policy = &self.shared.retry;
         let idempotent = is_idempotent(&method);
         let mut attempts = 0u32;
         let mut waited = Duration::ZERO;
         let mut refreshed_token = false;
         loop {
-            let token = self.shared.tokens.token(&self.tenant).await?;
             attempts += 1;
+            let retries_left = attempts < policy.max_attempts.max(1);
+            let within_budget =
+                |wait: Duration| retries_left && waited + wait <= policy.max_total_delay;
+            let token = match self.shared.tokens.token(&self.tenant).await {
+                Ok(token) => token,
+                Err(error) => {
+                    // No request reached Graph: safe to retry for any method.
+                    let wait = policy.backoff(attempts - 1);
+                    if error.is_transient() && within_budget(wait) {
+                        tracing::debug!(%error, attempts, "token unavailable; retrying");
+                        waited += wait;
+                        tokio::time::sleep(wait).await;
+                        continue;
+                    }
+                    return Err(GraphError::Auth(error));
+                }
+            };
             let outcome = self
                 .send_once(&method, url, body, &token, client_request_id)
                 .await;
-            let retries_left = attempts < policy.max_attempts.max(1);
             let wait = match outcome {
                 Ok(raw) if raw.status.is_success() => {
+                    tracing::debug!(status = raw.status.as_u16(), attempts, "Graph answered");
                     return Ok(raw.finish(client_request_id, attempts));
                 }
                 Ok(raw) => {
@@ -454,27 +491,31 @@ impl GraphClient {
                     {
                         refreshed_token = true;
                         self.shared.tokens.invalidate(&self.tenant, &token).await;
-                        tracing::debug!(%url, "Graph answered 401; retrying with a fresh token");
+                        tracing::debug!("Graph answered 401; retrying with a fresh token");
                         continue;
                     }
                     match retry_wait(&error, idempotent, attempts - 1, policy) {
-                        Some(wait) if retries_left && waited + wait <= policy.max_total_delay => {
+                        Some(wait) if within_budget(wait) => {
                             tracing::debug!(
-                                %method, %url, status = error.status.as_u16(),
+                                status = error.status.as_u16(),
                                 request_id = error.request_id.as_deref().unwrap_or(""),
-                                wait_ms = wait.as_millis() as u64, attempts,
+                                wait_ms = wait.as_millis() as u64,
+                                attempts,
                                 "retrying Graph request"
                             );
                             wait
                         }
-                        _ => return Err(GraphError::Api(Box::new(error))),
+                        _ => {
+                            tracing::debug!(%error, "Graph request failed");
+                            return Err(GraphError::Api(Box::new(error)));
+                        }
                     }
                 }
                 Err(source) => {
                     let safe = idempotent || source.is_connect();
                     let wait = policy.backoff(attempts - 1);
-                    if safe && retries_left && waited + wait <= policy.max_total_delay {
-                        tracing::debug!(%method, %url, error = %source, attempts, "retrying after transport error");
+                    if safe && within_budget(wait) {
+                        tracing::debug!(error = %source, attempts, "retrying after transport error");
                         wait
                     } else {
                         return Err(GraphError::Transport { attempts, source });
