@@ -86,8 +86,8 @@ pub enum Release<'a> {
         duration: u32,
     },
     /// Packets were lost: conceal `duration` ticks. When `fec` is present, the packet after the
-    /// gap is already here and carries in-band FEC: decode its LBRR data for the last
-    /// `fec_duration` ticks of the gap instead of concealing them.
+    /// gap is already here and carries in-band FEC for the last lost packet: decode its LBRR
+    /// data for the last `fec_duration` ticks of the gap instead of concealing them.
     Missing {
         /// Gap length in 48 kHz ticks.
         duration: u32,
@@ -460,7 +460,9 @@ impl JitterBuffer {
                 gap
             };
             let duration = gap as u32;
-            let (fec, fec_duration) = if next_slot.has_lbrr && next == self.next_seq + 1 {
+            // The next packet's LBRR data rebuilds the last lost packet of the run; the ones
+            // before it are concealed.
+            let (fec, fec_duration) = if next_slot.has_lbrr {
                 let fec_duration = next_slot.duration.min(duration);
                 let idx = self.index(next);
                 (
@@ -690,6 +692,26 @@ mod tests {
         assert_eq!(tick(&mut jb), ["p2"]);
         assert_eq!(tick(&mut jb), ["p3"]);
         assert_eq!(jb.stats().lost, 1);
+    }
+
+    #[test]
+    fn fec_rebuilds_the_last_packet_of_a_longer_run() {
+        let mut jb = buffer();
+        push(&mut jb, 0, 0);
+        // seq 1 and 2 lost; seq 3 carries LBRR for seq 2.
+        jb.push(3, 3 * T, 60_000, &payload(3, true));
+        tick(&mut jb);
+        assert_eq!(tick(&mut jb), ["p0"]);
+        jb.begin_tick();
+        assert_eq!(
+            jb.pop(),
+            Release::Missing {
+                duration: 2 * T,
+                fec: Some(&payload(3, true)[..]),
+                fec_duration: T,
+            }
+        );
+        assert_eq!(jb.stats().lost, 2);
     }
 
     #[test]
