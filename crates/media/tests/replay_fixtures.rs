@@ -50,7 +50,7 @@ fn replay(file: &str, format: PcmFormat) -> ReplayOutput {
     .unwrap_or_else(|e| panic!("{file}: {e}"))
 }
 
-fn stream<'a>(out: &'a ReplayOutput, ssrc: u64) -> &'a ReplayStream {
+fn stream(out: &ReplayOutput, ssrc: u64) -> &ReplayStream {
     out.streams
         .iter()
         .find(|s| u64::from(s.ssrc) == ssrc)
@@ -262,10 +262,10 @@ fn impaired_captures_are_counted_exactly_and_keep_their_audio() {
                 want.expected_packets + s.stats.stretched_frames,
                 "{what}: duration unchanged"
             );
-            if let Value::Number(hz) = &fixture["streams"][0]["frequency_hz"] {
-                if fixture["streams"].as_array().unwrap().len() == 1 {
-                    assert_tone(s, 16_000, hz.as_f64().unwrap(), &what);
-                }
+            if let Value::Number(hz) = &fixture["streams"][0]["frequency_hz"]
+                && fixture["streams"].as_array().unwrap().len() == 1
+            {
+                assert_tone(s, 16_000, hz.as_f64().unwrap(), &what);
             }
         }
         if file.starts_with("two_sources") {
