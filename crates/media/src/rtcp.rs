@@ -81,6 +81,18 @@ pub enum RtcpError {
     /// A BYE reason's length byte runs past the packet.
     #[error("RTCP BYE reason runs past the packet")]
     BadByeReason,
+    /// Writer: an SDES item or BYE reason is longer than its 8-bit length field allows.
+    #[error("RTCP text of {len} bytes is longer than 255")]
+    TextTooLong {
+        /// The text's length in bytes.
+        len: usize,
+    },
+    /// Writer: a BYE lists more sources than its 5-bit count allows.
+    #[error("RTCP BYE with {count} sources, at most 31 fit")]
+    TooManySources {
+        /// The number of sources given.
+        count: usize,
+    },
 }
 
 /// Reads a big-endian `u32` at `at`, if the buffer holds it.
@@ -501,6 +513,132 @@ impl Iterator for Ssrcs<'_> {
 
 impl ExactSizeIterator for Ssrcs<'_> {}
 
+/// SDES item type of the canonical name (RFC 3550 §6.5.1).
+pub const SDES_CNAME: u8 = 1;
+
+/// Iterates over the chunks of an SDES packet body (the bytes of [`RtcpPacket::Sdes`]).
+pub fn sdes_chunks(body: &[u8]) -> SdesChunks<'_> {
+    SdesChunks {
+        rest: body,
+        malformed: false,
+    }
+}
+
+/// Iterator over SDES chunks (RFC 3550 §6.5).
+///
+/// A chunk whose items run past the body, or that lacks its terminating null octet and
+/// padding to a 32-bit boundary, stops the iterator and sets [`SdesChunks::is_malformed`].
+#[derive(Debug, Clone)]
+pub struct SdesChunks<'a> {
+    rest: &'a [u8],
+    malformed: bool,
+}
+
+impl SdesChunks<'_> {
+    /// Whether iteration stopped on malformed data. Meaningful once `next` returned `None`.
+    pub fn is_malformed(&self) -> bool {
+        self.malformed
+    }
+
+    fn stop(&mut self) {
+        self.rest = &[];
+        self.malformed = true;
+    }
+}
+
+impl<'a> Iterator for SdesChunks<'a> {
+    type Item = SdesChunk<'a>;
+
+    fn next(&mut self) -> Option<SdesChunk<'a>> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        let Some((ssrc, after_ssrc)) = self.rest.split_first_chunk::<4>() else {
+            self.stop();
+            return None;
+        };
+        // Walk the items up to the END (null) octet.
+        let mut at = 0;
+        loop {
+            match after_ssrc.get(at) {
+                None => {
+                    self.stop();
+                    return None;
+                }
+                Some(0) => break,
+                Some(_) => {
+                    let Some(&len) = after_ssrc.get(at + 1) else {
+                        self.stop();
+                        return None;
+                    };
+                    at += 2 + usize::from(len);
+                }
+            }
+        }
+        let items = after_ssrc.get(..at).unwrap_or_default();
+        // The END octet and the nulls after it fill the chunk up to a 32-bit boundary.
+        let chunk_len = (4 + at + 1).next_multiple_of(4);
+        let Some((_, rest)) = self.rest.split_at_checked(chunk_len) else {
+            self.stop();
+            return None;
+        };
+        self.rest = rest;
+        Some(SdesChunk {
+            ssrc: u32::from_be_bytes(*ssrc),
+            items,
+        })
+    }
+}
+
+/// One SDES chunk: a source and its items.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SdesChunk<'a> {
+    /// The SSRC or CSRC the items describe.
+    pub ssrc: u32,
+    items: &'a [u8],
+}
+
+impl<'a> SdesChunk<'a> {
+    /// The items, in order.
+    pub fn items(&self) -> SdesItems<'a> {
+        SdesItems { rest: self.items }
+    }
+
+    /// The CNAME item's text, if present (meant to be UTF-8, not checked).
+    pub fn cname(&self) -> Option<&'a [u8]> {
+        self.items()
+            .find(|item| item.kind == SDES_CNAME)
+            .map(|item| item.text)
+    }
+}
+
+/// One SDES item (RFC 3550 §6.5.1–6.5.8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SdesItem<'a> {
+    /// The item type (1 CNAME, 2 NAME, 3 EMAIL, ... 8 PRIV).
+    pub kind: u8,
+    /// The item's text as sent.
+    pub text: &'a [u8],
+}
+
+/// Iterator over the items of an [`SdesChunk`] (already validated by [`SdesChunks`]).
+#[derive(Debug, Clone)]
+pub struct SdesItems<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for SdesItems<'a> {
+    type Item = SdesItem<'a>;
+
+    fn next(&mut self) -> Option<SdesItem<'a>> {
+        let (&kind, after_kind) = self.rest.split_first()?;
+        let (&len, after_len) = after_kind.split_first()?;
+        let (text, rest) = after_len.split_at_checked(usize::from(len))?;
+        self.rest = rest;
+        Some(SdesItem { kind, text })
+    }
+}
+
 /// Appends a common header for a packet of `body_len` bytes (a multiple of 4).
 fn write_header(count: usize, packet_type: u8, body_len: usize, out: &mut Vec<u8>) {
     // Callers keep `count <= 31` and bodies small enough for the 16-bit length.
@@ -557,6 +695,57 @@ pub fn write_sender_report(
     if !rest.is_empty() {
         write_receiver_report(ssrc, rest, out);
     }
+}
+
+/// Appends an SDES packet with one chunk carrying `ssrc`'s CNAME (RFC 3550 §6.5.1), which
+/// every compound packet a sender emits should include. On error `out` is unchanged.
+pub fn write_sdes_cname(ssrc: u32, cname: &[u8], out: &mut Vec<u8>) -> Result<(), RtcpError> {
+    let len = u8::try_from(cname.len()).map_err(|_| RtcpError::TextTooLong { len: cname.len() })?;
+    // SSRC, item header, text, then at least one null octet up to a 32-bit boundary.
+    let chunk_len = (4 + 2 + cname.len() + 1).next_multiple_of(4);
+    out.reserve(HEADER_LEN + chunk_len);
+    write_header(1, PT_SDES, chunk_len, out);
+    out.extend_from_slice(&ssrc.to_be_bytes());
+    out.push(SDES_CNAME);
+    out.push(len);
+    out.extend_from_slice(cname);
+    let nulls = chunk_len - (4 + 2 + cname.len());
+    out.extend_from_slice(&[0u8; 4][..nulls]);
+    Ok(())
+}
+
+/// Appends a BYE for up to 31 `sources`, with an optional reason of at most 255 bytes
+/// (RFC 3550 §6.6). On error `out` is unchanged.
+pub fn write_bye(
+    sources: &[u32],
+    reason: Option<&[u8]>,
+    out: &mut Vec<u8>,
+) -> Result<(), RtcpError> {
+    if sources.len() > MAX_BLOCKS_PER_PACKET {
+        return Err(RtcpError::TooManySources {
+            count: sources.len(),
+        });
+    }
+    let reason_len = match reason {
+        Some(text) => {
+            Some(u8::try_from(text.len()).map_err(|_| RtcpError::TextTooLong { len: text.len() })?)
+        }
+        None => None,
+    };
+    let reason_bytes = reason.map_or(0, |text| (1 + text.len()).next_multiple_of(4));
+    let body_len = 4 * sources.len() + reason_bytes;
+    out.reserve(HEADER_LEN + body_len);
+    write_header(sources.len(), PT_BYE, body_len, out);
+    for source in sources {
+        out.extend_from_slice(&source.to_be_bytes());
+    }
+    if let (Some(text), Some(len)) = (reason, reason_len) {
+        out.push(len);
+        out.extend_from_slice(text);
+        let zeros = reason_bytes - (1 + text.len());
+        out.extend_from_slice(&[0u8; 4][..zeros]);
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -938,6 +1127,136 @@ mod tests {
         assert_eq!(none_yet.round_trip_time(arrival), None);
     }
 
+    #[test]
+    fn sdes_chunks_from_a_hand_built_packet() {
+        // Two chunks: SSRC 1 with CNAME "a@b" and NAME "Al" (3+2+2+2 = 9 bytes of items, END,
+        // two nulls of padding); SSRC 2 with no items (END + 3 nulls).
+        let body = [
+            0, 0, 0, 1, 1, 3, b'a', b'@', b'b', 2, 2, b'A', b'l', 0, 0, 0, //
+            0, 0, 0, 2, 0, 0, 0, 0,
+        ];
+        let mut chunks = sdes_chunks(&body);
+        let first = chunks.next().unwrap();
+        assert_eq!(first.ssrc, 1);
+        assert_eq!(first.cname(), Some(&b"a@b"[..]));
+        assert_eq!(
+            first.items().collect::<Vec<_>>(),
+            vec![
+                SdesItem {
+                    kind: 1,
+                    text: b"a@b"
+                },
+                SdesItem {
+                    kind: 2,
+                    text: b"Al"
+                }
+            ]
+        );
+        let second = chunks.next().unwrap();
+        assert_eq!(second.ssrc, 2);
+        assert_eq!(second.items().count(), 0);
+        assert_eq!(second.cname(), None);
+        assert_eq!(chunks.next(), None);
+        assert!(!chunks.is_malformed());
+    }
+
+    #[test]
+    fn malformed_sdes_chunks_stop_the_iterator() {
+        for body in [
+            &[0, 0, 0, 1, 1, 9, b'x', 0][..],    // item runs past the body
+            &[0, 0, 0, 1, 1, 1, b'x', 2][..],    // no END octet
+            &[0, 0, 0, 1, 1, 1, b'x', 0, 0][..], // a whole chunk, then a stray byte
+            &[0, 0, 0][..],                      // SSRC cut short
+            &[0, 0, 0, 1, 0, 0][..],             // END without padding to 32 bits
+        ] {
+            let mut chunks = sdes_chunks(body);
+            while chunks.next().is_some() {}
+            assert!(chunks.is_malformed(), "{body:?}");
+        }
+    }
+
+    #[test]
+    fn sdes_cname_and_bye_round_trip() {
+        let mut out = Vec::new();
+        for cname in [&b""[..], b"x", b"ab", b"bot@mediabot", &[b'c'; 255]] {
+            out.clear();
+            write_sdes_cname(0xabcd_0001, cname, &mut out).unwrap();
+            assert_eq!(out.len() % 4, 0);
+            let packets = collect(&out);
+            let [Ok(RtcpPacket::Sdes(body))] = packets[..] else {
+                panic!("expected one SDES, got {packets:?}");
+            };
+            let mut chunks = sdes_chunks(body);
+            let chunk = chunks.next().unwrap();
+            assert_eq!(chunk.ssrc, 0xabcd_0001);
+            assert_eq!(chunk.cname(), Some(cname));
+            assert_eq!(chunks.next(), None);
+            assert!(!chunks.is_malformed());
+        }
+        for (sources, reason) in [
+            (&[][..], None),
+            (&[7u32][..], Some(&b""[..])),
+            (&[1, 2, 3][..], Some(&b"shutting down"[..])),
+            (&[9; 31][..], Some(&[b'r'; 255][..])),
+        ] {
+            out.clear();
+            write_bye(sources, reason, &mut out).unwrap();
+            let packets = collect(&out);
+            let [Ok(RtcpPacket::Bye(bye))] = packets[..] else {
+                panic!("expected one BYE, got {packets:?}");
+            };
+            assert_eq!(bye.sources().collect::<Vec<_>>(), sources);
+            assert_eq!(bye.reason(), reason);
+        }
+    }
+
+    #[test]
+    fn text_and_source_limits_are_enforced_without_writing() {
+        let mut out = vec![0xee];
+        assert_eq!(
+            write_sdes_cname(1, &[b'c'; 256], &mut out),
+            Err(RtcpError::TextTooLong { len: 256 })
+        );
+        assert_eq!(
+            write_bye(&[1], Some(&[b'r'; 300]), &mut out),
+            Err(RtcpError::TextTooLong { len: 300 })
+        );
+        assert_eq!(
+            write_bye(&[1; 32], None, &mut out),
+            Err(RtcpError::TooManySources { count: 32 })
+        );
+        assert_eq!(out, vec![0xee]);
+    }
+
+    #[test]
+    fn a_sender_compound_of_sr_sdes_and_bye_parses_in_order() {
+        let info = SenderInfo {
+            ntp_timestamp: NtpTime(0xe000_0000_0000_0000),
+            rtp_timestamp: 960,
+            packet_count: 1,
+            octet_count: 80,
+        };
+        let mut out = Vec::with_capacity(256);
+        let pointer = out.as_ptr();
+        write_sender_report(5, &info, &[block(1)], &mut out);
+        write_sdes_cname(5, b"bot", &mut out).unwrap();
+        write_bye(&[5], Some(b"bye"), &mut out).unwrap();
+        assert_eq!(
+            out.as_ptr(),
+            pointer,
+            "writers reallocated despite capacity"
+        );
+        let kinds: Vec<_> = parse_compound(&out)
+            .map(|packet| match packet.unwrap() {
+                RtcpPacket::SenderReport(_) => "SR",
+                RtcpPacket::Sdes(_) => "SDES",
+                RtcpPacket::Bye(_) => "BYE",
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect();
+        assert_eq!(kinds, vec!["SR", "SDES", "BYE"]);
+    }
+
     fn exercise(buf: &[u8]) -> (usize, bool) {
         let mut ok = 0;
         let mut failed = false;
@@ -959,6 +1278,15 @@ mod tests {
                     ok += 1;
                     assert!(bye.sources().count() <= 31);
                     assert!(bye.reason().is_none_or(|r| r.len() <= 255));
+                }
+                Ok(RtcpPacket::Sdes(body)) => {
+                    ok += 1;
+                    let mut chunks = sdes_chunks(body);
+                    for chunk in chunks.by_ref() {
+                        let _ = chunk.cname();
+                        assert!(chunk.items().count() <= body.len() / 2);
+                    }
+                    let _ = chunks.is_malformed();
                 }
                 Ok(_) => ok += 1,
                 Err(_) => {
