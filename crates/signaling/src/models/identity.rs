@@ -75,6 +75,12 @@ pub struct IdentitySet {
     /// An on-premises (Skype for Business server) user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_premises: Option<Identity>,
+    /// A conversation (beta).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation: Option<Identity>,
+    /// The conversation identity type (beta).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation_identity_type: Option<Identity>,
 }
 
 impl IdentitySet {

@@ -14,6 +14,9 @@
 //!   object, array or missing ([`ResourceData`]). [`ResourceRef`] extracts the call id and sub-resource.
 //! * Ids ([`CallId`], [`OperationId`], …) compare GUIDs regardless of case/hyphens (see [`ids`]).
 //!
+//! Not modelled: navigation properties (`call.participants`, `call.contentSharingSessions`, …, which are
+//! separate requests) and `identity.thumbnails`.
+//!
 //! # Writing
 //! camelCase keys, absent fields skipped, and `@odata.type` written on every Graph entity/complex type
 //! (required by Graph on the polymorphic ones, harmless and as in the doc examples elsewhere). Action request
@@ -71,7 +74,10 @@ pub use media_config::{
     NoMediaConfig, ServiceHostedMediaConfig,
 };
 pub use meeting::{JoinMeetingIdMeetingInfo, MeetingInfo, OrganizerMeetingInfo, TokenMeetingInfo};
-pub use notification::{ChangeType, CommsNotification, CommsNotifications, ResourceData};
+pub use notification::{
+    ChangeType, CommsNotification, CommsNotifications, ParticipantJoiningNotification,
+    ParticipantLeftNotification, ResourceData,
+};
 pub use odata_error::{ODataError, ODataErrorBody, ODataInnerError};
 pub use open_json::OpenJson;
 pub use operation::{

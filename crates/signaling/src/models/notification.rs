@@ -6,7 +6,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use super::call::Call;
 use super::content_sharing::ContentSharingSession;
 use super::error::ModelError;
-use super::ids::CallId;
+use super::ids::{CallId, ParticipantId};
 use super::operation::CommsOperation;
 use super::participant::{DeltaParticipants, Participant};
 use super::resource_url::{CallResource, ResourceRef};
@@ -57,12 +57,45 @@ pub enum ResourceData {
     Operation(CommsOperation),
     /// Content sharing sessions.
     ContentSharingSessions(Vec<ContentSharingSession>),
-    /// A resource type this crate does not model (e.g. `participantJoiningNotification`); its content is
+    /// Policy-based recording with `participantCapacity`: a new participant of the policy group wants to join.
+    ParticipantJoining(Box<ParticipantJoiningNotification>),
+    /// Policy-based recording with `participantCapacity`: a participant left.
+    ParticipantLeft(Box<ParticipantLeftNotification>),
+    /// A resource type this crate does not model (e.g. a future notification type); its content is
     /// dropped.
     Other {
         /// The `@odata.type` found, if any.
         odata_type: Option<String>,
     },
+}
+
+/// `#microsoft.graph.participantJoiningNotification` (no wire example is documented).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(
+    tag = "@odata.type",
+    rename = "#microsoft.graph.participantJoiningNotification",
+    rename_all = "camelCase"
+)]
+pub struct ParticipantJoiningNotification {
+    /// The call the participant joins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call: Option<Call>,
+}
+
+/// `#microsoft.graph.participantLeftNotification` (no wire example is documented).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(
+    tag = "@odata.type",
+    rename = "#microsoft.graph.participantLeftNotification",
+    rename_all = "camelCase"
+)]
+pub struct ParticipantLeftNotification {
+    /// The call the participant left.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call: Option<Call>,
+    /// The participant that left.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub participant_id: Option<ParticipantId>,
 }
 
 /// `#microsoft.graph.commsNotification`: one change.
@@ -158,6 +191,12 @@ fn classify(data: serde_json::Value, url: Option<&str>) -> Result<ResourceData, 
         if is("deltaParticipants") {
             return from_value(data).map(ResourceData::DeltaParticipants);
         }
+        if is("participantJoiningNotification") {
+            return from_value(data).map(|n| ResourceData::ParticipantJoining(Box::new(n)));
+        }
+        if is("participantLeftNotification") {
+            return from_value(data).map(|n| ResourceData::ParticipantLeft(Box::new(n)));
+        }
         if odata_type
             .as_deref()
             .is_some_and(CommsOperation::is_operation_type)
@@ -213,6 +252,8 @@ enum RawResourceData<'a> {
     Delta(&'a DeltaParticipants),
     Operation(&'a CommsOperation),
     Sessions(&'a [ContentSharingSession]),
+    Joining(&'a ParticipantJoiningNotification),
+    Left(&'a ParticipantLeftNotification),
     Other {
         #[serde(rename = "@odata.type", skip_serializing_if = "Option::is_none")]
         odata_type: Option<&'a str>,
@@ -244,6 +285,8 @@ impl Serialize for CommsNotification {
             ResourceData::DeltaParticipants(delta) => Some(RawResourceData::Delta(delta)),
             ResourceData::Operation(op) => Some(RawResourceData::Operation(op)),
             ResourceData::ContentSharingSessions(list) => Some(RawResourceData::Sessions(list)),
+            ResourceData::ParticipantJoining(n) => Some(RawResourceData::Joining(n)),
+            ResourceData::ParticipantLeft(n) => Some(RawResourceData::Left(n)),
             ResourceData::Other { odata_type } => Some(RawResourceData::Other {
                 odata_type: odata_type.as_deref(),
             }),
@@ -311,12 +354,26 @@ mod tests {
 
         let n = one(
             r##"{"value":[{"changeType":"created","resourceUrl":"/communications/calls/c1",
-                "resourceData":{"@odata.type":"#microsoft.graph.participantJoiningNotification","call":{}}}]}"##,
+                "resourceData":{"@odata.type":"#microsoft.graph.participantLeftNotification","participantId":"p7",
+                "call":{"@odata.type":"#microsoft.graph.call","id":"c1"}}}]}"##,
+        );
+        let ResourceData::ParticipantLeft(left) = &n.resource_data else {
+            panic!("{n:?}")
+        };
+        assert_eq!(left.participant_id, Some(ParticipantId::new("p7")));
+        assert_eq!(
+            left.call.as_ref().and_then(|c| c.id.clone()),
+            Some(CallId::new("c1"))
+        );
+
+        let n = one(
+            r##"{"value":[{"changeType":"created","resourceUrl":"/communications/calls/c1",
+                "resourceData":{"@odata.type":"#microsoft.graph.futureNotification","call":{}}}]}"##,
         );
         assert_eq!(
             n.resource_data,
             ResourceData::Other {
-                odata_type: Some("#microsoft.graph.participantJoiningNotification".into())
+                odata_type: Some("#microsoft.graph.futureNotification".into())
             }
         );
         let n = one(r#"{"value":[{"changeType":"someday"}]}"#);
