@@ -214,6 +214,22 @@ impl Serialize for Msi {
     }
 }
 
+impl<'de> Deserialize<'de> for Msi {
+    /// Accepts the decimal string Graph sends (`"1652"`) or a plain number.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Wire {
+            Number(u32),
+            Text(String),
+        }
+        match Wire::deserialize(deserializer)? {
+            Wire::Number(n) => Ok(Msi(n)),
+            Wire::Text(text) => Msi::parse_source_id(&text).map_err(serde::de::Error::custom),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;
@@ -260,5 +276,8 @@ mod tests {
         );
         assert!(Msi::parse_source_id("4294967296").is_err());
         assert_eq!(serde_json::to_string(&Msi(2472)).unwrap(), "\"2472\"");
+        assert_eq!(serde_json::from_str::<Msi>("\"2472\"").unwrap(), Msi(2472));
+        assert_eq!(serde_json::from_str::<Msi>("2472").unwrap(), Msi(2472));
+        assert!(serde_json::from_str::<Msi>("\"-1\"").is_err());
     }
 }
