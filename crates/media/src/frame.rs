@@ -146,7 +146,8 @@ pub struct PcmFrame {
     pub tick: u64,
     /// Per-source frame counter, starting at 0 when the source's playout starts.
     pub sequence: u64,
-    /// Extended RTP timestamp (48 kHz Opus clock) of the first sample.
+    /// Extended RTP timestamp (48 kHz Opus clock) of the first sample: monotonic across
+    /// wraparound, starting at `2^32 + first RTP timestamp`; the low 32 bits are the RTP timestamp.
     pub media_timestamp: u64,
     /// Estimated capture time at the sender, microseconds since the Unix epoch, from RTCP sender
     /// reports; `None` until the first SR for this source arrived.

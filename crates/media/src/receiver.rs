@@ -482,3 +482,165 @@ fn frame_flags(segment: SegmentFlags) -> FrameFlags {
     }
     f
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::rtcp::{NtpTime, SenderInfo, write_sender_report};
+    use crate::rtp::RtpHeader;
+
+    /// Real Opus packets of a 440 Hz tone, 20 ms each.
+    fn opus_packets(n: usize) -> Vec<Vec<u8>> {
+        let mut enc =
+            opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Voip).unwrap();
+        (0..n)
+            .map(|k| {
+                let pcm: Vec<i16> = (0..960)
+                    .map(|i| {
+                        let t = (k * 960 + i) as f64 / 48_000.0;
+                        (4_000.0 * (2.0 * std::f64::consts::PI * 440.0 * t).sin()) as i16
+                    })
+                    .collect();
+                let mut out = vec![0u8; 400];
+                let len = enc.encode(&pcm, &mut out).unwrap();
+                out.truncate(len);
+                out
+            })
+            .collect()
+    }
+
+    fn rtp(ssrc: u32, pt: u8, seq: u16, ts: u32, payload: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        RtpHeader {
+            marker: false,
+            payload_type: pt,
+            sequence: seq,
+            timestamp: ts,
+            ssrc,
+        }
+        .write(&[], payload, &mut out)
+        .unwrap();
+        out
+    }
+
+    fn frames_of(rx: &mut Receiver) -> Vec<PcmFrame> {
+        let mut got = Vec::new();
+        rx.handle_tick(|f| got.push(f.clone()));
+        got
+    }
+
+    #[test]
+    fn sender_report_maps_media_time_to_wall_clock() {
+        let packets = opus_packets(4);
+        let mut rx = Receiver::new(ReceiverConfig::default()).unwrap();
+        let unix = Duration::from_secs(1_800_000_000);
+        let mut sr = Vec::new();
+        write_sender_report(
+            5,
+            &SenderInfo {
+                ntp_timestamp: NtpTime::from_unix_duration(unix),
+                rtp_timestamp: 48_000,
+                packet_count: 0,
+                octet_count: 0,
+            },
+            &[],
+            &mut sr,
+        );
+        for (i, p) in packets.iter().enumerate() {
+            let ts = 48_000 + 960 * i as u32;
+            rx.handle_datagram(i as i64 * 20_000, &rtp(5, 111, i as u16, ts, p));
+        }
+        assert_eq!(rx.handle_datagram(70_000, &sr), DatagramOutcome::Rtcp);
+        let mut frames = Vec::new();
+        for _ in 0..4 {
+            frames.extend(frames_of(&mut rx));
+        }
+        let first = frames.first().expect("a frame");
+        // Extended timestamps start in cycle 1; the low 32 bits are the RTP timestamp.
+        assert_eq!(first.media_timestamp as u32, 48_000);
+        assert_eq!(first.capture_unix_micros, Some(unix.as_micros() as i64));
+        let second = &frames[1];
+        assert_eq!(
+            second.capture_unix_micros,
+            Some(unix.as_micros() as i64 + 20_000)
+        );
+    }
+
+    #[test]
+    fn foreign_datagrams_are_counted_not_decoded() {
+        let mut rx = Receiver::new(ReceiverConfig {
+            payload_types: PayloadTypes::only(111),
+            ..ReceiverConfig::default()
+        })
+        .unwrap();
+        let p = opus_packets(1).remove(0);
+        assert_eq!(rx.handle_datagram(0, b"hello"), DatagramOutcome::Garbage);
+        assert_eq!(
+            rx.handle_datagram(0, &rtp(1, 0, 1, 0, &p)),
+            DatagramOutcome::UnknownPayloadType
+        );
+        assert_eq!(
+            rx.handle_datagram(0, &rtp(1, 111, 1, 0, &p)),
+            DatagramOutcome::Rtp(PushOutcome::Accepted)
+        );
+        let s = rx.stats();
+        assert_eq!((s.datagrams, s.garbage, s.unknown_payload_type), (3, 1, 1));
+    }
+
+    #[test]
+    fn a_flood_of_new_ssrcs_is_bounded_by_the_source_table() {
+        let mut rx = Receiver::new(ReceiverConfig {
+            max_sources: 4,
+            ..ReceiverConfig::default()
+        })
+        .unwrap();
+        let p = opus_packets(1).remove(0);
+        for ssrc in 0..1_000u32 {
+            rx.handle_datagram(0, &rtp(ssrc, 111, 0, 0, &p));
+        }
+        assert_eq!(rx.source_stats().count(), 4);
+        assert_eq!(rx.stats().no_source_slot, 996);
+    }
+
+    #[test]
+    fn an_idle_source_slot_goes_to_a_new_ssrc() {
+        let mut rx = Receiver::new(ReceiverConfig {
+            max_sources: 1,
+            evict_after_ticks: 5,
+            ..ReceiverConfig::default()
+        })
+        .unwrap();
+        let p = opus_packets(1).remove(0);
+        rx.handle_datagram(0, &rtp(1, 111, 0, 0, &p));
+        for _ in 0..20 {
+            rx.handle_tick(|_| {});
+        }
+        assert_eq!(
+            rx.handle_datagram(400_000, &rtp(2, 111, 0, 0, &p)),
+            DatagramOutcome::Rtp(PushOutcome::Accepted)
+        );
+        assert_eq!(rx.source_stats().next().unwrap().ssrc, 2);
+    }
+
+    #[test]
+    fn bound_sources_tag_their_frames() {
+        let packets = opus_packets(3);
+        let mut rx = Receiver::new(ReceiverConfig::default()).unwrap();
+        for (i, p) in packets.iter().enumerate() {
+            rx.handle_datagram(0, &rtp(9, 111, i as u16, 960 * i as u32, p));
+        }
+        rx.bind_source(9, Some(4242), Some(3));
+        let mut frames = Vec::new();
+        for _ in 0..4 {
+            frames.extend(frames_of(&mut rx));
+        }
+        assert!(!frames.is_empty());
+        assert!(
+            frames
+                .iter()
+                .all(|f| f.msi == Some(4242) && f.participant == Some(3))
+        );
+    }
+}
