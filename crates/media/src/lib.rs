@@ -27,4 +27,5 @@ pub mod receiver;
 pub mod replay;
 pub mod rtcp;
 pub mod rtp;
+pub mod session;
 pub mod thread;
