@@ -4,7 +4,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mediabot_media::rtcp::{NtpTime, RtcpPacket, parse_compound, write_receiver_report};
+use mediabot_media::rtcp::{
+    NtpTime, RtcpPacket, parse_compound, sdes_chunks, write_receiver_report,
+};
 
 fuzz_target!(|data: &[u8]| {
     let mut seen_error = false;
@@ -23,6 +25,15 @@ fuzz_target!(|data: &[u8]| {
             Ok(RtcpPacket::Bye(bye)) => {
                 let _ = bye.sources().count();
                 let _ = bye.reason();
+                Vec::new()
+            }
+            Ok(RtcpPacket::Sdes(body)) => {
+                let mut chunks = sdes_chunks(body);
+                for chunk in chunks.by_ref() {
+                    let _ = chunk.cname();
+                    let _ = chunk.items().count();
+                }
+                let _ = chunks.is_malformed();
                 Vec::new()
             }
             Ok(_) => Vec::new(),
