@@ -5,13 +5,14 @@
 //! These types are shared by the app-hosted media blob (`blob`, which serialises them inside
 //! Microsoft's `appHostedMediaConfig.blob` JSON string) and the transport (which turns them into
 //! and out of its own negotiation format). They are plain data; validation lives in the blob
-//! parser.
+//! parser. Deserialising rejects unknown fields: the blob format is versioned, so an unknown
+//! field means a newer or foreign format, never something to drop silently.
 
 use serde::{Deserialize, Serialize};
 
 /// Everything the peer needs to reach this side's media endpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TransportParams {
     /// ICE credentials (RFC 8445 §5.3).
     pub ice: IceParams,
@@ -33,7 +34,7 @@ pub struct TransportParams {
 
 /// ICE username fragment and password.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct IceParams {
     /// `ice-ufrag`: 4–256 ICE characters.
     pub ufrag: String,
@@ -43,7 +44,7 @@ pub struct IceParams {
 
 /// One ICE candidate (RFC 8445 §5.1, the fields of an SDP `a=candidate` line).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct IceCandidate {
     /// Foundation.
     pub foundation: String,
@@ -64,7 +65,7 @@ pub struct IceCandidate {
 
 /// A DTLS certificate fingerprint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DtlsFingerprint {
     /// Hash function, e.g. `sha-256`.
     pub algorithm: String,
@@ -86,7 +87,7 @@ pub enum DtlsSetup {
 
 /// An audio codec with its RTP payload type.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AudioCodec {
     /// Dynamic payload type, 96–127.
     pub payload_type: u8,
@@ -103,7 +104,7 @@ pub struct AudioCodec {
 
 /// An RTP header extension mapping (`a=extmap`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HeaderExtensionMap {
     /// Local id, 1–14.
     pub id: u8,
@@ -124,7 +125,7 @@ pub enum StreamDirection {
 /// One RTP stream and the Teams media source it carries: the SSRC ↔ MSI plan that lets
 /// unmixed audio be attributed to participants.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct StreamPlan {
     /// RTP SSRC.
     pub ssrc: u32,
