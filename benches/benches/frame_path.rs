@@ -103,7 +103,7 @@ fn full_receive_path(c: &mut Criterion) {
         b.iter(|| {
             receiver.handle_datagram(arrival, stream.next_packet());
             arrival += 20_000;
-            receiver.handle_tick(|frame| {
+            receiver.handle_tick(&mut |frame: &PcmFrame| {
                 let _ = tx.try_send(frame.clone());
             });
         })

@@ -21,6 +21,8 @@ struct Summary {
     garbage: u64,
     malformed_frames: u64,
     truncated_capture: bool,
+    /// The mix of all streams on the shared timeline, if any stream played.
+    mixed_wav: Option<String>,
     streams: Vec<StreamSummary>,
 }
 
@@ -105,7 +107,19 @@ fn write_streams(capture: &Path, out: &Path, output: &ReplayOutput) -> anyhow::R
             rms: rms(&stream.samples),
         });
     }
+    let mixed_wav = match &output.mixed {
+        Some(mixed) => {
+            let path = out.join("mixed.wav");
+            let mut sink = WavSink::create(&path, format)
+                .with_context(|| format!("creating {}", path.display()))?;
+            sink.write(&mixed.samples)?;
+            sink.finish()?;
+            Some("mixed.wav".to_string())
+        }
+        None => None,
+    };
     Ok(Summary {
+        mixed_wav,
         capture: capture.display().to_string(),
         sample_rate: format.sample_rate(),
         channels: format.channels(),

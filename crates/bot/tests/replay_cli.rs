@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use mediabot_media::analysis::dominant_frequency;
+use mediabot_media::analysis::{dominant_frequency, power_at};
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
@@ -70,6 +70,16 @@ fn two_speakers_become_two_wavs_with_their_own_tones() {
         assert!((stream["duration_seconds"].as_f64().unwrap() - 3.02).abs() < 0.05);
         assert_eq!(stream["packets"], 151);
         assert_eq!(stream["lost"], 0);
+    }
+    // The mix carries both tones.
+    let (_, mixed) = read_wav(&out.join(json["mixed_wav"].as_str().unwrap()));
+    let body = &mixed[1_600..mixed.len() - 1_600];
+    let floor = power_at(body, 16_000, 660.0);
+    for hz in [440.0, 880.0] {
+        assert!(
+            power_at(body, 16_000, hz) > 100.0 * floor,
+            "{hz} Hz missing from the mix"
+        );
     }
 }
 

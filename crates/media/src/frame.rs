@@ -102,6 +102,8 @@ impl FrameFlags {
     pub const FEC_RECOVERED: FrameFlags = FrameFlags(1 << 2);
     /// The jitter buffer stretched playout here to grow its depth (audio is concealment).
     pub const STRETCHED: FrameFlags = FrameFlags(1 << 3);
+    /// The frame is the mix of every source playing in its tick, not one source.
+    pub const MIXED: FrameFlags = FrameFlags(1 << 4);
 
     /// No flag set: a frame decoded entirely from packets that arrived in time.
     pub const fn empty() -> FrameFlags {

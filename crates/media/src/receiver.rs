@@ -10,9 +10,34 @@ use crate::decode::{DecodeError, OpusDecoder};
 use crate::fifo::{SampleFifo, SegmentFlags};
 use crate::frame::{FrameFlags, OPUS_RTP_CLOCK, PcmFormat, PcmFrame};
 use crate::jitter::{JitterBuffer, JitterConfig, JitterStats, PushOutcome, Release};
+use crate::mixer::Mixer;
 use crate::opus_packet::MAX_PACKET_TICKS;
 use crate::rtcp::{RtcpPacket, parse_compound};
 use crate::rtp::{AudioLevel, RtpPacket, is_rtcp};
+use crate::speaker::{SpeakerConfig, SpeakerDetector, SpeakerEvent, frame_dbov};
+
+/// Most sources one receiver tracks.
+pub const MAX_SOURCES: usize = 64;
+
+/// Where a tick's output goes: each source's frame, the mix, and speaker changes.
+pub trait TickSink {
+    /// One source's 20 ms frame.
+    fn frame(&mut self, frame: &PcmFrame);
+    /// The mix of every source of the tick (when mixing is on).
+    fn mixed(&mut self, frame: &PcmFrame) {
+        let _ = frame;
+    }
+    /// An active/dominant speaker change.
+    fn speaker(&mut self, event: SpeakerEvent) {
+        let _ = event;
+    }
+}
+
+impl<F: FnMut(&PcmFrame)> TickSink for F {
+    fn frame(&mut self, frame: &PcmFrame) {
+        self(frame)
+    }
+}
 
 /// The set of RTP payload types that carry Opus.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,7 +76,7 @@ impl PayloadTypes {
 }
 
 /// Configuration of a [`Receiver`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ReceiverConfig {
     /// Output format of the frames.
     pub format: PcmFormat,
@@ -65,6 +90,10 @@ pub struct ReceiverConfig {
     pub audio_level_id: Option<u8>,
     /// Ticks a drained source must stay silent before its slot may go to a new SSRC.
     pub evict_after_ticks: u64,
+    /// Also produce one mixed frame per tick from every playing source.
+    pub mix: bool,
+    /// Active/dominant speaker detection.
+    pub speaker: SpeakerConfig,
 }
 
 impl Default for ReceiverConfig {
@@ -76,6 +105,8 @@ impl Default for ReceiverConfig {
             payload_types: PayloadTypes::dynamic(),
             audio_level_id: None,
             evict_after_ticks: 250,
+            mix: true,
+            speaker: SpeakerConfig::default(),
         }
     }
 }
@@ -161,6 +192,8 @@ struct Source {
 pub struct Receiver {
     config: ReceiverConfig,
     sources: Vec<Source>,
+    mixer: Mixer,
+    speakers: SpeakerDetector<MAX_SOURCES>,
     frame: PcmFrame,
     tick: u64,
     ending: bool,
@@ -170,6 +203,8 @@ pub struct Receiver {
 impl Receiver {
     /// Builds the receiver and allocates everything it will ever use.
     pub fn new(config: ReceiverConfig) -> Result<Receiver, DecodeError> {
+        let mut config = config;
+        config.max_sources = config.max_sources.clamp(1, MAX_SOURCES);
         let queue = (MAX_PACKET_TICKS as usize * 2 + 960) * usize::from(config.format.channels());
         let sources = (0..config.max_sources)
             .map(|_| {
@@ -193,6 +228,8 @@ impl Receiver {
         Ok(Receiver {
             config,
             sources,
+            mixer: Mixer::new(config.format),
+            speakers: SpeakerDetector::new(config.speaker),
             frame: PcmFrame::silent(0, config.format),
             tick: 0,
             ending: false,
@@ -276,8 +313,12 @@ impl Receiver {
         self.tick
     }
 
-    /// Advances every source by one 20 ms tick and calls `emit` with each frame produced.
-    pub fn handle_tick(&mut self, mut emit: impl FnMut(&PcmFrame)) {
+    /// Advances every source by one 20 ms tick and hands each frame produced, the mix and any
+    /// speaker change to `sink` (a closure taking `&PcmFrame` is a sink of frames only).
+    pub fn handle_tick(&mut self, sink: &mut impl TickSink) {
+        let mix = self.config.mix;
+        self.mixer.begin();
+        let mut mixed_ts = None;
         let frame_samples = self.config.format.frame_samples();
         let channels = u64::from(self.config.format.channels());
         let rate = u64::from(self.config.format.sample_rate());
@@ -379,7 +420,21 @@ impl Receiver {
             if frame.flags.contains(FrameFlags::SILENCE) {
                 source.stats.silence_frames += 1;
             }
-            emit(frame);
+            let level = match source.stats.audio_level {
+                Some(l) => -f32::from(l.level_dbov),
+                None => frame_dbov(frame.samples()),
+            };
+            self.speakers
+                .observe(frame.ssrc, frame.msi, level, &mut |e| sink.speaker(e));
+            if mix {
+                self.mixer.add(frame);
+                mixed_ts.get_or_insert(frame.media_timestamp);
+            }
+            sink.frame(frame);
+        }
+        self.speakers.end_tick(&mut |e| sink.speaker(e));
+        if let Some(mixed) = self.mixer.finish(self.tick, mixed_ts.unwrap_or(0)) {
+            sink.mixed(mixed);
         }
         self.tick += 1;
         self.stats.ticks += 1;
@@ -527,7 +582,7 @@ mod tests {
 
     fn frames_of(rx: &mut Receiver) -> Vec<PcmFrame> {
         let mut got = Vec::new();
-        rx.handle_tick(|f| got.push(f.clone()));
+        rx.handle_tick(&mut |f: &PcmFrame| got.push(f.clone()));
         got
     }
 
@@ -615,7 +670,7 @@ mod tests {
         let p = opus_packets(1).remove(0);
         rx.handle_datagram(0, &rtp(1, 111, 0, 0, &p));
         for _ in 0..20 {
-            rx.handle_tick(|_| {});
+            rx.handle_tick(&mut |_: &PcmFrame| {});
         }
         assert_eq!(
             rx.handle_datagram(400_000, &rtp(2, 111, 0, 0, &p)),

@@ -79,6 +79,9 @@ pub struct ReplayOutput {
     pub format: PcmFormat,
     /// Streams in SSRC order.
     pub streams: Vec<ReplayStream>,
+    /// The mix of every stream, on the same tick timeline (`first_tick` is the first tick any
+    /// stream played; `ssrc` is 0).
+    pub mixed: Option<ReplayStream>,
     /// What the capture held.
     pub capture: CaptureStats,
     /// The audio thread's report.
@@ -151,7 +154,7 @@ pub fn replay_file(path: &Path, config: ReplayConfig) -> Result<ReplayOutput, Re
         .map_err(|e| ReplayError::Pipeline(e.to_string()))?;
     drop(input);
     let report = thread.join();
-    let mut streams = consumer
+    let (mut streams, mixed) = consumer
         .join()
         .map_err(|_| ReplayError::Pipeline("frame consumer panicked".into()))?;
     for stream in &mut streams {
@@ -166,6 +169,7 @@ pub fn replay_file(path: &Path, config: ReplayConfig) -> Result<ReplayOutput, Re
     Ok(ReplayOutput {
         format,
         streams,
+        mixed,
         capture: capture_stats,
         report,
         skipped_datagrams: skipped,
@@ -212,11 +216,17 @@ pub fn detect_opus_payload_types(path: &Path) -> Result<PayloadTypes, ReplayErro
 fn collect(
     frames: crossbeam_channel::Receiver<crate::frame::PcmFrame>,
     format: PcmFormat,
-) -> Vec<ReplayStream> {
-    let mut streams: BTreeMap<u32, ReplayStream> = BTreeMap::new();
+) -> (Vec<ReplayStream>, Option<ReplayStream>) {
+    let mut streams: BTreeMap<u32, Option<ReplayStream>> = BTreeMap::new();
+    let mut mixed: Option<ReplayStream> = None;
     let per_frame = format.frame_samples();
     for frame in frames.iter() {
-        let stream = streams.entry(frame.ssrc).or_insert_with(|| ReplayStream {
+        let slot = if frame.flags.contains(FrameFlags::MIXED) {
+            &mut mixed
+        } else {
+            streams.entry(frame.ssrc).or_insert(None)
+        };
+        let stream = slot.get_or_insert_with(|| ReplayStream {
             ssrc: frame.ssrc,
             payload_type: 0,
             first_tick: frame.tick,
@@ -245,5 +255,5 @@ fn collect(
             stream.silence_frames += 1;
         }
     }
-    streams.into_values().collect()
+    (streams.into_values().flatten().collect(), mixed)
 }

@@ -25,7 +25,8 @@ use crossbeam_channel::{Receiver as ChannelReceiver, RecvTimeoutError, Sender, T
 
 use crate::decode::DecodeError;
 use crate::frame::PcmFrame;
-use crate::receiver::{Receiver, ReceiverConfig, ReceiverStats, SourceStats};
+use crate::receiver::{Receiver, ReceiverConfig, ReceiverStats, SourceStats, TickSink};
+use crate::speaker::SpeakerEvent;
 
 /// Largest datagram the input queue carries inline (a typical Ethernet MTU).
 pub const MAX_DATAGRAM: usize = 1_500;
@@ -238,6 +239,7 @@ pub struct ReceiveReport {
 pub struct AudioThread {
     input: InputHandle,
     frames: ChannelReceiver<PcmFrame>,
+    events: ChannelReceiver<SpeakerEvent>,
     join: JoinHandle<ReceiveReport>,
 }
 
@@ -247,6 +249,7 @@ impl AudioThread {
         let receiver = Receiver::new(config.receiver)?;
         let (tx, rx) = crossbeam_channel::bounded(config.input_capacity);
         let (frame_tx, frames) = crossbeam_channel::bounded(config.output_capacity);
+        let (event_tx, events) = crossbeam_channel::bounded(256);
         // One spare box per queue slot plus those in flight at either end.
         let (pool_tx, pool) = crossbeam_channel::bounded(config.input_capacity + 4);
         let counters = Arc::new(Counters::default());
@@ -261,6 +264,7 @@ impl AudioThread {
                     receiver,
                     commands: rx,
                     frames: frame_tx,
+                    events: event_tx,
                     pool: pool_tx,
                     policy: config.output_policy,
                     counters: thread_counters,
@@ -275,8 +279,14 @@ impl AudioThread {
         Ok(AudioThread {
             input: InputHandle { tx, pool, counters },
             frames,
+            events,
             join,
         })
+    }
+
+    /// Active/dominant speaker changes (bounded; dropped when nobody reads them).
+    pub fn speaker_events(&self) -> ChannelReceiver<SpeakerEvent> {
+        self.events.clone()
     }
 
     /// The feeding side.
@@ -294,6 +304,7 @@ impl AudioThread {
     pub fn join(self) -> ReceiveReport {
         drop(self.input);
         drop(self.frames);
+        drop(self.events);
         self.join.join().unwrap_or_default()
     }
 }
@@ -302,6 +313,7 @@ struct Run {
     receiver: Receiver,
     commands: ChannelReceiver<Command>,
     frames: Sender<PcmFrame>,
+    events: Sender<SpeakerEvent>,
     pool: Sender<Box<Datagram>>,
     policy: OutputPolicy,
     counters: Arc<Counters>,
@@ -387,18 +399,13 @@ impl Run {
     }
 
     fn tick(&mut self) {
-        let frames = &self.frames;
-        let policy = self.policy;
-        let counters = &self.counters;
-        self.receiver.handle_tick(|frame| {
-            let sent = match policy {
-                OutputPolicy::DropNewest => frames.try_send(frame.clone()).is_ok(),
-                OutputPolicy::Block => frames.send(frame.clone()).is_ok(),
-            };
-            if !sent {
-                counters.frames_dropped.fetch_add(1, Ordering::Relaxed);
-            }
-        });
+        let mut sink = ChannelSink {
+            frames: &self.frames,
+            events: &self.events,
+            policy: self.policy,
+            counters: &self.counters,
+        };
+        self.receiver.handle_tick(&mut sink);
     }
 
     fn report(&self) -> ReceiveReport {
@@ -410,5 +417,40 @@ impl Run {
             frames_dropped: self.counters.frames_dropped.load(Ordering::Relaxed),
             late_ticks: self.counters.late_ticks.load(Ordering::Relaxed),
         }
+    }
+}
+
+/// Sends a tick's output into the thread's channels.
+struct ChannelSink<'a> {
+    frames: &'a Sender<PcmFrame>,
+    events: &'a Sender<SpeakerEvent>,
+    policy: OutputPolicy,
+    counters: &'a Counters,
+}
+
+impl ChannelSink<'_> {
+    fn send(&mut self, frame: &PcmFrame) {
+        let sent = match self.policy {
+            OutputPolicy::DropNewest => self.frames.try_send(frame.clone()).is_ok(),
+            OutputPolicy::Block => self.frames.send(frame.clone()).is_ok(),
+        };
+        if !sent {
+            self.counters.frames_dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl TickSink for ChannelSink<'_> {
+    fn frame(&mut self, frame: &PcmFrame) {
+        self.send(frame);
+    }
+
+    fn mixed(&mut self, frame: &PcmFrame) {
+        self.send(frame);
+    }
+
+    fn speaker(&mut self, event: SpeakerEvent) {
+        // Speaker changes are advisory: a full queue drops them.
+        let _ = self.events.try_send(event);
     }
 }
