@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod call;
 pub mod client;
+pub mod driver;
 pub mod endpoint;
 pub mod join_url;
 pub mod models;
