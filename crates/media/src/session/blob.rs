@@ -26,6 +26,7 @@ use std::net::IpAddr;
 
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use thiserror::Error;
 
 use crate::session::params::{
@@ -211,6 +212,8 @@ pub enum Reason {
     },
     /// Not `key=value` parameters separated by `;`.
     BadFmtp,
+    /// A JSON array where an object belongs (serde's positional struct form is not accepted).
+    ExpectedObject,
     /// Values that contradict each other, and how.
     Inconsistent {
         /// The rule broken.
@@ -255,6 +258,9 @@ impl fmt::Display for Reason {
             Reason::InsecureHttp => f.write_str("http is allowed only for a loopback host"),
             Reason::BadUri { why } => write!(f, "is not an accepted URL: {why}"),
             Reason::BadFmtp => f.write_str("is not `key=value` parameters separated by `;`"),
+            Reason::ExpectedObject => {
+                f.write_str("is an array where an object belongs (fields go by name)")
+            }
             Reason::Inconsistent { why } => f.write_str(why),
             Reason::Mismatch { why } => write!(f, "does not match the offer: {why}"),
         }
@@ -733,70 +739,48 @@ impl MediaAnswer {
     }
 }
 
-/// The few top-level fields read before the full parse, so that the version decides what to do
-/// with the rest and a Microsoft SDK blob is recognised by name.
-#[derive(Deserialize)]
-#[serde(
-    rename_all = "camelCase",
-    expecting = "a mediabot media blob (a JSON object)"
-)]
-struct Probe {
-    #[serde(default)]
-    mediabot_blob_version: Option<u64>,
-    #[serde(default)]
-    mp_uri: Option<IgnoredOrString>,
-    #[serde(default)]
-    skype_media_bots_version: Option<IgnoredAny>,
-    #[serde(default)]
-    transport: Option<IgnoredAny>,
-}
-
-/// `mpUri` as the probe sees it: a string, or anything else (judged by the full parse).
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum IgnoredOrString {
-    Text(String),
-    Other(IgnoredAny),
-}
-
 // ---------------------------------------------------------------------------------------------
 // Parsing
 
 /// Parses and validates a blob string (the decoded value of `appHostedMediaConfig.blob`).
 pub fn parse_blob(text: &str) -> Result<ValidatedBlob, BlobError> {
-    let probe = probe(text)?;
-    if probe.mediabot_blob_version.is_none() && probe.transport.is_none() {
-        let net_tcp = matches!(
-            &probe.mp_uri,
-            Some(IgnoredOrString::Text(uri))
-                if uri.get(..10).is_some_and(|s| s.eq_ignore_ascii_case("net.tcp://"))
-        );
-        let evidence = if net_tcp {
-            Some("net.tcp mpUri")
-        } else if probe.skype_media_bots_version.is_some() {
-            Some("skypeMediaBotsVersion")
-        } else {
-            None
-        };
-        if let Some(evidence) = evidence {
-            return Err(BlobError::MicrosoftSdkBlob { evidence });
+    let document = read_document(text)?;
+    let version = version_of(&document)?;
+    if version.is_none() && document.get("transport").is_none() {
+        let net_tcp = document
+            .get("mpUri")
+            .and_then(Value::as_str)
+            .and_then(|uri| uri.get(..10))
+            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("net.tcp://"));
+        if net_tcp {
+            return Err(BlobError::MicrosoftSdkBlob {
+                evidence: "net.tcp mpUri",
+            });
+        }
+        if document.get("skypeMediaBotsVersion").is_some() {
+            return Err(BlobError::MicrosoftSdkBlob {
+                evidence: "skypeMediaBotsVersion",
+            });
         }
     }
-    check_version(probe.mediabot_blob_version)?;
+    check_version(version)?;
+    check_objects(&document)?;
     let blob: MediaBlob = serde_json::from_str(text).map_err(BlobError::Malformed)?;
     ValidatedBlob::new(blob)
 }
 
 /// Parses and validates an answer body (what the media processor POSTs to `mpUri`).
 pub fn parse_answer(text: &str) -> Result<ValidatedAnswer, BlobError> {
-    let probe = probe(text)?;
-    check_version(probe.mediabot_blob_version)?;
+    let document = read_document(text)?;
+    check_version(version_of(&document)?)?;
+    check_objects(&document)?;
     let answer: MediaAnswer = serde_json::from_str(text).map_err(BlobError::Malformed)?;
     ValidatedAnswer::new(answer)
 }
 
-/// Size check, nesting scan, then the version probe.
-fn probe(text: &str) -> Result<Probe, BlobError> {
+/// Size check, nesting scan, then a generic parse that must yield an object. The generic form
+/// lets the version be read before the typed parse judges the rest.
+fn read_document(text: &str) -> Result<Value, BlobError> {
     if text.len() > MAX_BLOB_BYTES {
         return Err(BlobError::TooLarge {
             len: text.len(),
@@ -804,7 +788,51 @@ fn probe(text: &str) -> Result<Probe, BlobError> {
         });
     }
     check_nesting(text.as_bytes(), MAX_NESTING)?;
-    serde_json::from_str(text).map_err(BlobError::Malformed)
+    let document: Value = serde_json::from_str(text).map_err(BlobError::Malformed)?;
+    if !document.is_object() {
+        return Err(malformed("expected a JSON object"));
+    }
+    Ok(document)
+}
+
+fn malformed(message: &str) -> BlobError {
+    BlobError::Malformed(<serde_json::Error as serde::de::Error>::custom(message))
+}
+
+/// `mediabotBlobVersion`, if present; it must be an unsigned integer.
+fn version_of(document: &Value) -> Result<Option<u64>, BlobError> {
+    match document.get("mediabotBlobVersion") {
+        None => Ok(None),
+        Some(version) => version
+            .as_u64()
+            .map(Some)
+            .ok_or_else(|| malformed("mediabotBlobVersion must be an unsigned integer")),
+    }
+}
+
+/// serde reads a struct from a JSON array too (fields by position). mediabot's format has named
+/// fields only, so an array where an object belongs is refused before the typed parse.
+fn check_objects(document: &Value) -> Result<(), BlobError> {
+    let Some(transport) = document.get("transport") else {
+        return Ok(());
+    };
+    let positional = |field: String| invalid(field, Reason::ExpectedObject);
+    if transport.is_array() {
+        return Err(positional("transport".into()));
+    }
+    for name in ["ice", "fingerprint"] {
+        if transport.get(name).is_some_and(Value::is_array) {
+            return Err(positional(format!("transport.{name}")));
+        }
+    }
+    for list in ["candidates", "audioCodecs", "headerExtensions", "streams"] {
+        if let Some(Value::Array(entries)) = transport.get(list)
+            && let Some(i) = entries.iter().position(Value::is_array)
+        {
+            return Err(positional(format!("transport.{list}[{i}]")));
+        }
+    }
+    Ok(())
 }
 
 fn check_version(version: Option<u64>) -> Result<(), BlobError> {
@@ -1431,9 +1459,9 @@ fn check_codecs(codecs: &[AudioCodec]) -> Result<(), BlobError> {
     Ok(())
 }
 
-/// Empty, or `key=value` pairs separated by `;` (spaces after `;` allowed), at most 256 bytes.
+/// Empty, or `key=value` pairs separated by `;` (spaces after `;` allowed), at most 128 bytes.
 fn check_fmtp(fmtp: &str) -> Result<(), Reason> {
-    check_text(fmtp, 0, 256)?;
+    check_text(fmtp, 0, 128)?;
     if fmtp.is_empty() {
         return Ok(());
     }
@@ -1505,7 +1533,7 @@ fn check_streams(streams: &[StreamPlan]) -> Result<(), BlobError> {
             }
         }
         if let Some(cname) = &stream.cname {
-            check_token(cname, 1, 64, "printable ASCII without spaces", |b| {
+            check_token(cname, 1, 32, "printable ASCII without spaces", |b| {
                 b.is_ascii_graphic()
             })
             .map_err(|r| invalid(field("cname"), r))?;
