@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use mediabot_signaling::call::{
     Call, CallAction, CallConfig, CallError, CallEvent, DefaultDecision, Direction, EndCause,
-    GraphAction, GraphFailure, GraphReply, GraphRequest, OperationOutcome, Output, RequestId,
+    EndReason, GraphAction, GraphFailure, GraphReply, GraphRequest, OperationOutcome, Output,
+    RequestId,
 };
 use mediabot_signaling::endpoint::{Endpoint, EndpointEvent, Output as EndpointOutput};
 use mediabot_signaling::models::{
@@ -411,6 +412,21 @@ fn answering_twice_is_refused() {
     );
 }
 
+#[test]
+fn undecided_incoming_call_cannot_be_hung_up() {
+    let t0 = Instant::now();
+    let offer = fixture_call_offer("call-answer-voip-app-hosted-notification-incoming.json");
+    let mut call = Call::incoming(
+        t0,
+        CallId::new("57DAB8B1894C409AB240BD8BEAE78896"),
+        offer,
+        CallConfig::default(),
+    );
+    assert_eq!(call.hang_up(t0), Err(CallError::AwaitingDecision));
+    call.answer(t0, answer_request()).unwrap();
+    assert!(call.hang_up(t0).is_ok());
+}
+
 fn fixture_call_offer(name: &str) -> GraphCall {
     let n = notification(name);
     match n.resource_data {
@@ -653,6 +669,44 @@ fn termination_reports_keep_alive_expiry_408_8537() {
             )),
             cause: EndCause::Graph,
         })
+    );
+}
+
+#[test]
+fn documented_end_codes_are_classified() {
+    let reason = |fixture: &str| {
+        let (events, _) = end_of(fixture);
+        match events.last() {
+            Some(CallEvent::CallEnded {
+                result_info: Some(info),
+                ..
+            }) => EndReason::of(info),
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(
+        reason("notification-call-terminated.json"),
+        EndReason::ConversationEnded
+    );
+    assert_eq!(
+        reason("call-transfer-blind-notification-transfer-completed.json"),
+        EndReason::TransferCompleted
+    );
+    assert_eq!(
+        reason("call-delete-notification-terminated.json"),
+        EndReason::Other
+    );
+    assert_eq!(
+        EndReason::of(&ResultInfo::new(408, 8537, "")),
+        EndReason::KeepAliveExpired
+    );
+    assert_eq!(
+        EndReason::of(&ResultInfo::new(408, 1106, "")),
+        EndReason::AnswerTimeout
+    );
+    assert_eq!(
+        EndReason::of(&ResultInfo::new(410, 301005, "")),
+        EndReason::MediaFailure
     );
 }
 

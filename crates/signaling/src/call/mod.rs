@@ -135,6 +135,53 @@ pub enum EndCause {
     Unconfirmed,
 }
 
+/// What a termination `resultInfo` means, for the codes Graph documents (reference §7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EndReason {
+    /// `200/4097`, `200/4521`, `200/18503`, `200/540000`, `200/560000`: the other side hung up.
+    OtherPartyLeft,
+    /// `200/5000`, `200/5300`: the bot was removed by a participant.
+    RemovedByParticipant,
+    /// `200/5001`…`200/5030`: the conversation ended (everyone left, no host, breakout over, …).
+    ConversationEnded,
+    /// `200/5855`: removed from the lobby after inactivity.
+    LobbyTimeout,
+    /// `200/7000`, `200/10550`: ended by the bot.
+    EndedByBot,
+    /// `0/7015` or `200/7015`: a transfer completed.
+    TransferCompleted,
+    /// `408/8537`: no keepAlive within 45 minutes.
+    KeepAliveExpired,
+    /// `408/1106`: the incoming call was not answered in time.
+    AnswerTimeout,
+    /// `408/10057`, `480/*`: the callee could not be reached.
+    Unreachable,
+    /// `410/301005`, `500/1005`: media connectivity between Graph and the bot failed.
+    MediaFailure,
+    /// Any other code, or none.
+    Other,
+}
+
+impl EndReason {
+    /// Classifies a termination `resultInfo`.
+    pub fn of(result_info: &ResultInfo) -> Self {
+        match (result_info.code, result_info.subcode) {
+            (Some(200), Some(4097 | 4521 | 18503 | 540000 | 560000)) => Self::OtherPartyLeft,
+            (Some(200), Some(5000 | 5300)) => Self::RemovedByParticipant,
+            (Some(200), Some(5001..=5030)) => Self::ConversationEnded,
+            (Some(200), Some(5855)) => Self::LobbyTimeout,
+            (Some(200), Some(7000 | 10550)) => Self::EndedByBot,
+            (Some(0 | 200), Some(7015)) => Self::TransferCompleted,
+            (Some(408), Some(8537)) => Self::KeepAliveExpired,
+            (Some(408), Some(1106)) => Self::AnswerTimeout,
+            (Some(408), Some(10057)) | (Some(480), _) => Self::Unreachable,
+            (Some(410), Some(301005)) | (Some(500), Some(1005)) => Self::MediaFailure,
+            _ => Self::Other,
+        }
+    }
+}
+
 /// How a tracked operation ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OperationOutcome {
@@ -328,6 +375,9 @@ pub enum CallError {
     /// The call has ended (or is being hung up); no further actions.
     #[error("the call has ended")]
     Ended,
+    /// Hang-up on an incoming call still awaiting its decision: reject it instead.
+    #[error("the incoming call awaits a decision; reject it instead of hanging up")]
+    AwaitingDecision,
     /// A create-call response without a call id.
     #[error("the call resource has no id")]
     MissingCallId,
@@ -541,6 +591,9 @@ impl Call {
     pub fn hang_up(&mut self, now: Instant) -> Result<RequestId, CallError> {
         if self.ended || self.hanging_up {
             return Err(CallError::Ended);
+        }
+        if self.state == CallState::Incoming && !self.decided {
+            return Err(CallError::AwaitingDecision);
         }
         let _ = now;
         self.hanging_up = true;
