@@ -1064,6 +1064,21 @@ fn codec_fields_are_checked() {
         "transport.audioCodecs[1].fmtp",
         Reason::ControlCharacter,
     );
+    // Other codecs' parameters have their own syntax (RED: `111/111`) but stay printable.
+    let mut blob = offer().into_blob();
+    blob.transport.audio_codecs.push(AudioCodec {
+        payload_type: 100,
+        name: "red".into(),
+        clock_rate: 48_000,
+        channels: 2,
+        fmtp: "111/111".into(),
+    });
+    ValidatedBlob::new(blob.clone()).unwrap();
+    blob.transport.audio_codecs[1].fmtp = "111/111;;x".into();
+    assert_eq!(
+        ValidatedBlob::new(blob).unwrap_err().invalid_field(),
+        Some(("transport.audioCodecs[1].fmtp", &Reason::BadFmtp))
+    );
     // Spaces after `;` are common in SDP and accepted.
     let mut blob = offer().into_blob();
     blob.transport.audio_codecs[0].fmtp = "minptime=10; useinbandfec=1".into();

@@ -210,7 +210,7 @@ pub enum Reason {
         /// Which part is wrong.
         why: &'static str,
     },
-    /// Not `key=value` parameters separated by `;`.
+    /// Not printable parameters separated by `;` (for Opus: not `key=value` ones).
     BadFmtp,
     /// A JSON array where an object belongs (serde's positional struct form is not accepted).
     ExpectedObject,
@@ -257,7 +257,9 @@ impl fmt::Display for Reason {
             ),
             Reason::InsecureHttp => f.write_str("http is allowed only for a loopback host"),
             Reason::BadUri { why } => write!(f, "is not an accepted URL: {why}"),
-            Reason::BadFmtp => f.write_str("is not `key=value` parameters separated by `;`"),
+            Reason::BadFmtp => f.write_str(
+                "is not printable parameters separated by `;` (`key=value` ones for Opus)",
+            ),
             Reason::ExpectedObject => {
                 f.write_str("is an array where an object belongs (fields go by name)")
             }
@@ -1440,8 +1442,9 @@ fn check_codecs(codecs: &[AudioCodec]) -> Result<(), BlobError> {
             .map_err(|r| invalid(field("name"), r))?;
         check_range(&field("clockRate"), u64::from(codec.clock_rate), 1, 192_000)?;
         check_range(&field("channels"), u64::from(codec.channels), 1, 2)?;
-        check_fmtp(&codec.fmtp).map_err(|r| invalid(field("fmtp"), r))?;
-        if codec.name.eq_ignore_ascii_case("opus") {
+        let opus = codec.name.eq_ignore_ascii_case("opus");
+        check_fmtp(&codec.fmtp, opus).map_err(|r| invalid(field("fmtp"), r))?;
+        if opus {
             // RFC 7587 §7: Opus is always signalled as opus/48000/2.
             check_range(
                 &field("clockRate"),
@@ -1459,21 +1462,24 @@ fn check_codecs(codecs: &[AudioCodec]) -> Result<(), BlobError> {
     Ok(())
 }
 
-/// Empty, or `key=value` pairs separated by `;` (spaces after `;` allowed), at most 128 bytes.
-fn check_fmtp(fmtp: &str) -> Result<(), Reason> {
+/// Empty, or parameters separated by `;` (spaces after `;` allowed), printable ASCII, at most
+/// 128 bytes. Each parameter's syntax belongs to its codec (RED says `111/111`); Opus's are all
+/// `key=value` (RFC 7587 §7), so `key_value` demands that form.
+fn check_fmtp(fmtp: &str, key_value: bool) -> Result<(), Reason> {
     check_text(fmtp, 0, 128)?;
     if fmtp.is_empty() {
         return Ok(());
     }
     for param in fmtp.split(';') {
-        let (key, value) = param
-            .trim_start_matches(' ')
-            .split_once('=')
-            .ok_or(Reason::BadFmtp)?;
-        let key_ok = !key.is_empty() && key.bytes().all(is_id_char);
-        let value_ok = !value.is_empty() && value.bytes().all(|b| b.is_ascii_graphic());
-        if !key_ok || !value_ok {
+        let param = param.trim_start_matches(' ');
+        if param.is_empty() || !param.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(Reason::BadFmtp);
+        }
+        if key_value {
+            let (key, value) = param.split_once('=').ok_or(Reason::BadFmtp)?;
+            if key.is_empty() || !key.bytes().all(is_id_char) || value.is_empty() {
+                return Err(Reason::BadFmtp);
+            }
         }
     }
     Ok(())
