@@ -17,7 +17,8 @@
 //!   request ([`Endpoint::create_call`]) or the driver reports a response it got itself
 //!   ([`Endpoint::add_outgoing_call`]). Notifications that overtake the create response are held
 //!   (at most [`MAX_HELD_NOTIFICATIONS`]) while a create is in flight and replayed afterwards.
-//! * Anything else about an unknown call is reported ([`EndpointEvent::UnknownCall`]) and dropped.
+//! * Anything else about an unknown call is reported ([`EndpointEvent::UnknownCall`], or
+//!   [`EndpointEvent::LateNotification`] for a call that ended here) and dropped.
 //! * A call is removed right after its [`CallEvent::CallEnded`] is queued, followed by
 //!   [`EndpointEvent::CallRemoved`].
 //!
@@ -38,6 +39,9 @@ use crate::models::{
 
 /// How many notifications for unknown calls are held while a create-call request is in flight.
 pub const MAX_HELD_NOTIFICATIONS: usize = 64;
+
+/// How many ended call ids are remembered to recognise late notifications.
+pub const MAX_REMEMBERED_ENDED_CALLS: usize = 256;
 
 /// Something the application should know about.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,6 +71,14 @@ pub enum EndpointEvent {
     /// A notification about a call this endpoint does not know (ended earlier, or owned by another
     /// instance); it was dropped.
     UnknownCall {
+        /// The call it names.
+        call_id: CallId,
+        /// Its change type.
+        change_type: ChangeType,
+    },
+    /// A notification about a call that already ended here (a late or repeated delivery); it was
+    /// dropped. A repeated incoming-call offer does not resurrect the call.
+    LateNotification {
         /// The call it names.
         call_id: CallId,
         /// Its change type.
@@ -125,6 +137,7 @@ pub struct Endpoint {
     next_create: u64,
     creates_in_flight: HashSet<RequestId>,
     held: VecDeque<CommsNotification>,
+    ended: VecDeque<CallId>,
     outputs: VecDeque<Output>,
 }
 
@@ -139,6 +152,7 @@ impl Endpoint {
             next_create: 0,
             creates_in_flight: HashSet::new(),
             held: VecDeque::new(),
+            ended: VecDeque::new(),
             outputs: VecDeque::new(),
         }
     }
@@ -237,6 +251,13 @@ impl Endpoint {
                 self.emit(EndpointEvent::Unroutable { error });
             }
             self.collect(&call_id);
+            return;
+        }
+        if self.ended.contains(&call_id) {
+            self.emit(EndpointEvent::LateNotification {
+                call_id,
+                change_type: notification.change_type,
+            });
             return;
         }
         if let Some(offered) = incoming_offer(&notification) {
@@ -364,6 +385,10 @@ impl Endpoint {
         if call.is_ended() {
             self.calls.remove(id);
             self.scopes.retain(|_, call_id| call_id != id);
+            if self.ended.len() == MAX_REMEMBERED_ENDED_CALLS {
+                self.ended.pop_front();
+            }
+            self.ended.push_back(id.clone());
             self.emit(EndpointEvent::CallRemoved {
                 call_id: id.clone(),
             });

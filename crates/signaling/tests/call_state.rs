@@ -463,6 +463,10 @@ fn run_keep_alives(
         let Some(next) = out.timeout else {
             break;
         };
+        assert!(
+            next > now || now == t0,
+            "deadline {next:?} does not advance past {now:?}"
+        );
         if next > t0 + duration {
             break;
         }
@@ -573,6 +577,52 @@ fn keep_alive_404_means_the_call_is_gone() {
     );
     assert!(call.is_ended());
     assert_eq!(call.poll_output(), None);
+}
+
+#[test]
+fn unanswered_keep_alive_past_the_limit_does_not_spin_the_timer() {
+    let t0 = Instant::now();
+    let mut call = established_call(t0, "c-6");
+    call.handle_timeout(t0 + 15 * MIN);
+    let sent = drain(&mut call);
+    assert_eq!(sent.requests[0].action, GraphAction::KeepAlive);
+    // The response never comes; the only deadline left is the overdue report at 45 min.
+    assert_eq!(sent.timeout, Some(t0 + 45 * MIN));
+    call.handle_timeout(t0 + 45 * MIN);
+    let out = drain(&mut call);
+    assert_eq!(
+        out.events,
+        vec![CallEvent::KeepAliveOverdue { last_success: t0 }]
+    );
+    assert!(out.requests.is_empty());
+    assert_eq!(
+        out.timeout, None,
+        "nothing is due until the keepAlive answers"
+    );
+}
+
+#[test]
+fn keep_alive_stops_once_the_call_is_terminating() {
+    let t0 = Instant::now();
+    let mut call = established_call(t0, "57dab8b1-894c-409a-b240-bd8beae78896");
+    let out = feed(&mut call, t0, "call-delete-notification-terminating.json");
+    assert_eq!(out.timeout, None);
+    call.handle_timeout(t0 + 50 * MIN);
+    assert!(drain(&mut call).requests.is_empty());
+}
+
+#[test]
+fn hang_up_stops_keep_alive_and_waits_only_for_confirmation() {
+    let t0 = Instant::now();
+    let mut call = established_call(t0, "c-7");
+    let id = call.hang_up(t0 + MIN).unwrap();
+    drain(&mut call);
+    call.handle_response(t0 + MIN, id, Ok(GraphReply::empty(204)))
+        .unwrap();
+    assert_eq!(
+        drain(&mut call).timeout,
+        Some(t0 + MIN + Duration::from_secs(30))
+    );
 }
 
 #[test]
@@ -922,6 +972,27 @@ fn the_none_msi_is_never_mapped() {
         call.roster().msi_map().collect::<Vec<_>>(),
         vec![(Msi(10), &pid(BOT))]
     );
+}
+
+#[test]
+fn an_msi_claimed_twice_stays_with_its_owner() {
+    let t0 = Instant::now();
+    let mut call = joined_call_with_roster(t0);
+    // A stale second entry also claims John's MSI 1 (its id sorts before John's).
+    let mut body = join_roster();
+    let mut ghost = roster_participants(&mut body)[0].clone();
+    ghost["id"] = "00000000-0000-0000-0000-000000000001".into();
+    roster_participants(&mut body).push(ghost);
+    call.handle_notification(t0, notification_from(body))
+        .unwrap();
+    let events = drain(&mut call).events;
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, CallEvent::MsiMapped { .. })),
+        "{events:?}"
+    );
+    assert_eq!(call.participant_for_msi(Msi(1)), Some(&pid(JOHN)));
 }
 
 #[test]
@@ -1413,6 +1484,39 @@ fn notifications_reach_their_call_despite_id_spelling() {
         outputs.last(),
         Some(EndpointOutput::Event(EndpointEvent::CallRemoved { .. }))
     ));
+    assert!(endpoint.is_empty());
+}
+
+#[test]
+fn late_notifications_for_an_ended_call_do_not_resurrect_it() {
+    let t0 = Instant::now();
+    let mut endpoint = Endpoint::new(CallConfig::default());
+    endpoint.handle_notification(
+        t0,
+        notification("call-reject-none-notification-incoming.json"),
+    );
+    let id = CallId::new("57dab8b1-894c-409a-b240-bd8beae78896");
+    endpoint
+        .with_call(&id, |call| call.reject(t0, RejectReason::None))
+        .unwrap();
+    endpoint.handle_notification(
+        t0,
+        notification("call-reject-none-notification-deleted.json"),
+    );
+    drain_endpoint(&mut endpoint);
+    assert!(endpoint.is_empty());
+    // Graph delivers the offer again.
+    endpoint.handle_notification(
+        t0,
+        notification("call-reject-none-notification-incoming.json"),
+    );
+    assert_eq!(
+        drain_endpoint(&mut endpoint),
+        vec![EndpointOutput::Event(EndpointEvent::LateNotification {
+            call_id: id,
+            change_type: mediabot_signaling::models::ChangeType::Created,
+        })]
+    );
     assert!(endpoint.is_empty());
 }
 

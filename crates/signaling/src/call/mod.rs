@@ -807,13 +807,7 @@ impl Call {
         if self.ended {
             return None;
         }
-        let keep_alive = self.keep_alive.as_ref().map(|k| {
-            if k.in_flight {
-                k.last_success + self.config.keep_alive_limit
-            } else {
-                k.next_at
-            }
-        });
+        let keep_alive = self.keep_alive_deadline();
         let operations = self
             .operations
             .values()
@@ -985,8 +979,25 @@ impl Call {
         }
     }
 
+    /// keepAlive stops once the call is being torn down (hang-up sent, or `terminating`).
+    fn keep_alive_active(&self) -> bool {
+        !self.hanging_up && !self.state.is_ending()
+    }
+
+    /// The next keepAlive instant: the next send (unless one is in flight) or, until reported,
+    /// the moment the limit is overdue. Never an instant that was already handled.
+    fn keep_alive_deadline(&self) -> Option<Instant> {
+        if !self.keep_alive_active() {
+            return None;
+        }
+        let k = self.keep_alive.as_ref()?;
+        let send = (!k.in_flight).then_some(k.next_at);
+        let overdue = (!k.overdue_reported).then(|| k.last_success + self.config.keep_alive_limit);
+        [send, overdue].into_iter().flatten().min()
+    }
+
     fn keep_alive_tick(&mut self, now: Instant) {
-        if self.hanging_up {
+        if !self.keep_alive_active() {
             return;
         }
         let limit = self.config.keep_alive_limit;

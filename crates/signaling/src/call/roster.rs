@@ -15,6 +15,7 @@
 //! every change and each difference is reported as [`CallEvent::MsiMapped`] /
 //! [`CallEvent::MsiUnmapped`], so media that arrived before its roster entry can be bound late.
 
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 
 use crate::models::{MediaDirection, Modality, Msi, Participant, ParticipantId};
@@ -289,13 +290,29 @@ impl Roster {
     }
 
     fn rebuild_msi_map(&mut self, events: &mut Vec<CallEvent>) {
-        let mut next = BTreeMap::new();
-        for (id, participant) in &self.participants {
+        // Deterministic when two participants claim one MSI (a stale entry): the current owner
+        // keeps it, otherwise the smallest participant id wins.
+        let mut ids: Vec<&ParticipantId> = self.participants.keys().collect();
+        ids.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        let mut next: BTreeMap<Msi, ParticipantId> = BTreeMap::new();
+        for id in ids {
+            let Some(participant) = self.participants.get(id) else {
+                continue;
+            };
             if participant.in_lobby() {
                 continue;
             }
             for msi in audio_msis(participant) {
-                next.insert(msi, id.clone());
+                let owner = self.msi_map.get(&msi) == Some(id);
+                match next.entry(msi) {
+                    Entry::Vacant(slot) => {
+                        slot.insert(id.clone());
+                    }
+                    Entry::Occupied(mut slot) if owner => {
+                        slot.insert(id.clone());
+                    }
+                    Entry::Occupied(_) => {}
+                }
             }
         }
         for msi in self.msi_map.keys() {
