@@ -1303,3 +1303,28 @@ fn answer_sends_no_more_speakers_than_the_offer_takes() {
     });
     assert_eq!(mismatch(five, &offer()), "transport.streams");
 }
+
+// ---- docs/media-blob.md stays true -----------------------------------------------------------
+
+fn doc_example(marker: &str) -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/media-blob.md");
+    let doc = std::fs::read_to_string(path).unwrap();
+    let after = &doc[doc.find(&format!("<!-- example: {marker} -->")).unwrap()..];
+    let start = after.find("```json\n").unwrap() + "```json\n".len();
+    let end = start + after[start..].find("\n```").unwrap();
+    after[start..end].to_owned()
+}
+
+#[test]
+fn the_documented_offer_and_answer_are_valid_and_fit_each_other() {
+    let offer = parse_blob(&doc_example("offer")).unwrap();
+    let answer = parse_answer(&doc_example("answer")).unwrap();
+    answer.check_against(&offer).unwrap();
+    assert_eq!(offer.receive_mode(), ReceiveMode::Unmixed);
+    assert_eq!(answer.msi_for_ssrc(1002), Some(2472));
+    assert_eq!(
+        offer.to_blob_string().len(),
+        1190,
+        "docs/media-blob.md quotes the compact size of its example"
+    );
+}

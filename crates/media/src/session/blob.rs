@@ -1039,12 +1039,18 @@ impl ValidatedAnswer {
         Ok(ValidatedAnswer { answer, session_id })
     }
 
-    /// Checks that this answer fits `offer`: same session (and call, when both name one);
-    /// every codec the answer lists is offered with the same payload type, name, clock rate and
-    /// channels; every header extension id maps to the URI the offer gave it; and the answer
-    /// sends no more MSI-tagged streams than the offer's `maxUnmixedStreams`.
+    /// Checks that this answer fits `offer`: same format version; same session (and call, when
+    /// both name one); every codec the answer lists is offered with the same payload type,
+    /// name, clock rate and channels; every header extension id maps to the URI the offer gave
+    /// it; and the answer sends no more MSI-tagged streams than the offer's `maxUnmixedStreams`.
     pub fn check_against(&self, offer: &ValidatedBlob) -> Result<(), BlobError> {
         let mismatch = |field: String, why| invalid(field, Reason::Mismatch { why });
+        if self.answer.mediabot_blob_version != offer.blob().mediabot_blob_version {
+            return Err(mismatch(
+                "mediabotBlobVersion".into(),
+                "an answer is written in the offer's version",
+            ));
+        }
         if self.session_id != offer.session_id() {
             return Err(mismatch(
                 "mpMediaSessionId".into(),
