@@ -192,6 +192,8 @@ struct Source {
 pub struct Receiver {
     config: ReceiverConfig,
     sources: Vec<Source>,
+    /// SSRC → (MSI, participant) bindings, kept for sources that have not sent yet.
+    bindings: Vec<(u32, Option<u32>, Option<u32>)>,
     mixer: Mixer,
     speakers: SpeakerDetector<MAX_SOURCES>,
     frame: PcmFrame,
@@ -228,6 +230,7 @@ impl Receiver {
         Ok(Receiver {
             config,
             sources,
+            bindings: Vec::with_capacity(MAX_SOURCES),
             mixer: Mixer::new(config.format),
             speakers: SpeakerDetector::new(config.speaker),
             frame: PcmFrame::silent(0, config.format),
@@ -282,8 +285,18 @@ impl Receiver {
     }
 
     /// Binds a source to its Teams media source id and the bot's participant index. Frames from
-    /// then on carry both; frames already emitted are the consumer's to re-tag.
+    /// then on carry both; frames already emitted are the consumer's to re-tag. A binding for an
+    /// SSRC that has not sent yet is kept (up to [`MAX_SOURCES`] of them, the oldest replaced)
+    /// and applied when its first packet arrives.
     pub fn bind_source(&mut self, ssrc: u32, msi: Option<u32>, participant: Option<u32>) {
+        if let Some(i) = self.bindings.iter().position(|b| b.0 == ssrc) {
+            self.bindings[i] = (ssrc, msi, participant);
+        } else {
+            if self.bindings.len() == MAX_SOURCES {
+                self.bindings.remove(0);
+            }
+            self.bindings.push((ssrc, msi, participant));
+        }
         if let Some(s) = self.sources.iter_mut().find(|s| s.in_use && s.ssrc == ssrc) {
             s.msi = msi;
             s.participant = participant;
@@ -499,11 +512,12 @@ impl Receiver {
                 .map(|(i, _)| i)
         })?;
         let ending = self.ending;
+        let binding = self.bindings.iter().find(|b| b.0 == ssrc).copied();
         let s = &mut self.sources[free];
         s.in_use = true;
         s.ssrc = ssrc;
-        s.msi = None;
-        s.participant = None;
+        s.msi = binding.and_then(|b| b.1);
+        s.participant = binding.and_then(|b| b.2);
         s.jitter.reset();
         s.jitter.set_ending(ending);
         s.fifo.clear();
@@ -515,6 +529,7 @@ impl Receiver {
         s.sr = None;
         s.stats = SourceStats {
             ssrc,
+            msi: s.msi,
             ..SourceStats::default()
         };
         Some(free)
@@ -687,6 +702,8 @@ mod tests {
             rx.handle_datagram(0, &rtp(9, 111, i as u16, 960 * i as u32, p));
         }
         rx.bind_source(9, Some(4242), Some(3));
+        rx.bind_source(10, Some(77), None);
+        rx.handle_datagram(0, &rtp(10, 111, 0, 0, &packets[0]));
         let mut frames = Vec::new();
         for _ in 0..4 {
             frames.extend(frames_of(&mut rx));
@@ -695,7 +712,16 @@ mod tests {
         assert!(
             frames
                 .iter()
+                .filter(|f| f.ssrc == 9)
                 .all(|f| f.msi == Some(4242) && f.participant == Some(3))
+        );
+        // Bound before its first packet: the binding waited for it.
+        assert!(frames.iter().any(|f| f.ssrc == 10));
+        assert!(
+            frames
+                .iter()
+                .filter(|f| f.ssrc == 10)
+                .all(|f| f.msi == Some(77))
         );
     }
 }
