@@ -19,6 +19,7 @@
 pub mod analysis;
 pub mod capture;
 pub mod decode;
+pub mod echo;
 pub mod fifo;
 pub mod frame;
 pub mod jitter;
