@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use mediabot_media::session::blob::{
     BLOB_VERSION, BlobError, Guid, MAX_BLOB_BYTES, MAX_CANDIDATES, MAX_CODECS,
     MAX_HEADER_EXTENSIONS, MAX_NESTING, MAX_STREAMS, MediaAnswer, MediaBlob, MediaBlobBuilder,
-    MediaSessionId, Reason, ReceiveMode, ValidatedAnswer, ValidatedBlob, parse_answer, parse_blob,
+    MediaSessionId, Reason, ReceiveMode, SupportedAudioFormat, ValidatedAnswer, ValidatedBlob,
+    parse_answer, parse_blob,
 };
 use mediabot_media::session::params::{
     AudioCodec, DtlsFingerprint, DtlsSetup, HeaderExtensionMap, IceCandidate, IceParams,
@@ -499,6 +500,9 @@ fn brackets_inside_strings_do_not_count_as_nesting() {
     parse_blob(&json.to_string()).unwrap();
 }
 
+/// Every list at its maximum count, every string and number at its maximum length. Kept strings
+/// never need JSON escapes (ASCII without quotes, backslashes or controls), so no valid blob
+/// serialises longer than this one.
 #[test]
 fn the_largest_valid_blob_fits_the_size_limit() {
     let mut transport = bot_transport();
@@ -509,7 +513,7 @@ fn the_largest_valid_blob_fits_the_size_limit() {
             foundation: "f".repeat(32),
             priority: 2_147_483_647,
             ..candidate(
-                &format!("2001:0db8:ffff:ffff:ffff:ffff:255.255.255.{i}"),
+                &format!("2001:0db8:ffff:ffff:ffff:ffff:255.255.255.2{i:02}"),
                 65_535,
                 "srflx",
             )
@@ -523,7 +527,7 @@ fn the_largest_valid_blob_fits_the_size_limit() {
                 "n".repeat(32)
             },
             clock_rate: if i == 0 { 48_000 } else { 192_000 },
-            fmtp: format!("k{i}={}", "v".repeat(124)),
+            fmtp: format!("k{i}={}", "v".repeat(125)),
             ..AudioCodec::opus(120 + i)
         })
         .collect();
@@ -542,12 +546,13 @@ fn the_largest_valid_blob_fits_the_size_limit() {
         })
         .collect();
     let mut blob = MediaBlobBuilder::new(
-        format!("https://{}.contoso.com/{}", "h".repeat(63), "p".repeat(420)),
+        format!("https://{}.contoso.com/{}", "h".repeat(63), "p".repeat(428)),
         MediaSessionId::new(SESSION),
         transport,
     )
     .call_id("c".repeat(128))
-    .receive_mode(ReceiveMode::Both, MAX_STREAMS as u16)
+    .receive_mode(ReceiveMode::Unmixed, MAX_STREAMS as u16)
+    .supported_audio_format(SupportedAudioFormat::Pcm44KStereo)
     .build()
     .unwrap()
     .into_blob();
@@ -558,6 +563,7 @@ fn the_largest_valid_blob_fits_the_size_limit() {
         .map(|i| Guid::from_u128(i).to_string())
         .collect();
     blob.mp_version = Some("v".repeat(64));
+    assert_eq!(blob.mp_uri.len(), 512);
     let largest = ValidatedBlob::new(blob).unwrap();
     let text = largest.to_blob_string();
     println!(
@@ -1179,13 +1185,37 @@ fn stream_plan_has_unique_nonzero_ssrcs_and_unique_msis() {
             actual: 65,
         },
     );
+    let plain = Reason::Charset {
+        allowed: "printable ASCII except space, quote and backslash",
+    };
+    for cname in ["media bot", "media\"bot", "media\\bot"] {
+        assert_violation(
+            offer_violation(|b| b.transport.streams[0].cname = Some(cname.into())),
+            "transport.streams[0].cname",
+            plain.clone(),
+        );
+    }
+}
+
+#[test]
+fn free_text_never_needs_json_escapes() {
+    // So that a valid blob's size is the sum of its bounded field lengths.
     assert_violation(
-        offer_violation(|b| b.transport.streams[0].cname = Some("media bot".into())),
-        "transport.streams[0].cname",
+        offer_violation(|b| b.mp_version = Some("mediabot \"1\"".into())),
+        "mpVersion",
         Reason::Charset {
-            allowed: "printable ASCII without spaces",
+            allowed: "printable ASCII except quote and backslash",
         },
     );
+    assert_violation(
+        offer_violation(|b| b.transport.audio_codecs[0].fmtp = "minptime=\\10".into()),
+        "transport.audioCodecs[0].fmtp",
+        Reason::BadFmtp,
+    );
+    let (field, reason) =
+        offer_violation(|b| b.transport.header_extensions[0].uri = "urn:ietf:\"quoted\"".into());
+    assert_eq!(field, "transport.headerExtensions[0].uri");
+    assert!(matches!(reason, Reason::BadUri { .. }));
 }
 
 #[test]

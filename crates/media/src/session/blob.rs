@@ -16,10 +16,11 @@
 //! [`parse_blob`] and [`parse_answer`] are the only ways in from untrusted text. In order they:
 //! reject input over [`MAX_BLOB_BYTES`] before looking at it; reject JSON nested deeper than
 //! [`MAX_NESTING`] with a byte scan; read `mediabotBlobVersion` alone (so a newer version is
-//! reported as such, and a blob from Microsoft's SDK is recognised by name); deserialise into
-//! the typed form, rejecting unknown fields, duplicate keys and wrong types; and finally validate
-//! every value into a [`ValidatedBlob`] / [`ValidatedAnswer`]. Every failure is a [`BlobError`]
-//! that names the field path and the reason. Nothing here panics on any input.
+//! reported as such, and a blob from Microsoft's SDK is recognised by name); refuse serde's
+//! positional (array) form of objects; deserialise into the typed form, rejecting unknown
+//! fields, duplicate keys and wrong types; and finally validate every value into a
+//! [`ValidatedBlob`] / [`ValidatedAnswer`]. Every failure is a [`BlobError`] that names the
+//! field path and the reason. Nothing here panics on any input.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -71,6 +72,10 @@ const SOURCE_CONTEXT_SALT: u128 = 0x0000_0000_0000_0000_0000_0000_0000_0002;
 const ICE_CHARS: &str = "A-Z a-z 0-9 + /";
 /// Token characters for ids and names in the blob.
 const ID_CHARS: &str = "A-Z a-z 0-9 - . _";
+/// Free-form text: printable ASCII that JSON does not escape.
+const PLAIN: &str = "printable ASCII except space, quote and backslash";
+/// Free-form text that may contain spaces.
+const PLAIN_OR_SPACE: &str = "printable ASCII except quote and backslash";
 
 // ---------------------------------------------------------------------------------------------
 // Errors
@@ -1244,6 +1249,12 @@ fn is_ice_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'+' || b == b'/'
 }
 
+/// Printable ASCII that JSON writes as itself: no space, `"` or `\`. Free-form strings are kept
+/// to it so that a valid blob's serialised size is the sum of its bounded lengths.
+fn is_plain_char(b: u8) -> bool {
+    b.is_ascii_graphic() && b != b'"' && b != b'\\'
+}
+
 fn is_id_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_'
 }
@@ -1283,8 +1294,8 @@ fn check_call_id(call_id: &str) -> Result<(), BlobError> {
 }
 
 fn check_mp_version(version: &str) -> Result<(), BlobError> {
-    check_token(version, 1, 64, "printable ASCII", |b| {
-        b.is_ascii_graphic() || b == b' '
+    check_token(version, 1, 64, PLAIN_OR_SPACE, |b| {
+        is_plain_char(b) || b == b' '
     })
     .map_err(|r| invalid("mpVersion", r))
 }
@@ -1468,7 +1479,7 @@ fn check_codecs(codecs: &[AudioCodec]) -> Result<(), BlobError> {
     Ok(())
 }
 
-/// Empty, or parameters separated by `;` (spaces after `;` allowed), printable ASCII, at most
+/// Empty, or parameters separated by `;` (spaces after `;` allowed), plain ASCII, at most
 /// 128 bytes. Each parameter's syntax belongs to its codec (RED says `111/111`); Opus's are all
 /// `key=value` (RFC 7587 §7), so `key_value` demands that form.
 fn check_fmtp(fmtp: &str, key_value: bool) -> Result<(), Reason> {
@@ -1478,7 +1489,7 @@ fn check_fmtp(fmtp: &str, key_value: bool) -> Result<(), Reason> {
     }
     for param in fmtp.split(';') {
         let param = param.trim_start_matches(' ');
-        if param.is_empty() || !param.bytes().all(|b| b.is_ascii_graphic()) {
+        if param.is_empty() || !param.bytes().all(is_plain_char) {
             return Err(Reason::BadFmtp);
         }
         if key_value {
@@ -1510,11 +1521,12 @@ fn check_header_extensions(extensions: &[HeaderExtensionMap]) -> Result<(), Blob
             .uri
             .split_once(':')
             .is_some_and(|(scheme, rest)| !scheme.is_empty() && !rest.is_empty());
-        if !has_scheme || !ext.uri.bytes().all(|b| b.is_ascii_graphic()) {
+        if !has_scheme || !ext.uri.bytes().all(is_plain_char) {
             return Err(invalid(
                 field("uri"),
                 Reason::BadUri {
-                    why: "an extension URI is `scheme:rest`, printable ASCII without spaces",
+                    why: "an extension URI is `scheme:rest` in printable ASCII without spaces, \
+                          quotes or backslashes",
                 },
             ));
         }
@@ -1545,10 +1557,8 @@ fn check_streams(streams: &[StreamPlan]) -> Result<(), BlobError> {
             }
         }
         if let Some(cname) = &stream.cname {
-            check_token(cname, 1, 32, "printable ASCII without spaces", |b| {
-                b.is_ascii_graphic()
-            })
-            .map_err(|r| invalid(field("cname"), r))?;
+            check_token(cname, 1, 32, PLAIN, |b| is_plain_char(b))
+                .map_err(|r| invalid(field("cname"), r))?;
         }
     }
     Ok(())
