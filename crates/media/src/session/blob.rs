@@ -1557,7 +1557,7 @@ fn check_streams(streams: &[StreamPlan]) -> Result<(), BlobError> {
             }
         }
         if let Some(cname) = &stream.cname {
-            check_token(cname, 1, 32, PLAIN, |b| is_plain_char(b))
+            check_token(cname, 1, 32, PLAIN, is_plain_char)
                 .map_err(|r| invalid(field("cname"), r))?;
         }
     }
