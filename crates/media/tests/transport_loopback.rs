@@ -534,3 +534,156 @@ async fn port_range_skips_busy_ports_and_public_ip_is_advertised() {
     assert!(error.to_string().contains("no UDP port"), "{error}");
     drop(held);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opus_over_srtp_reaches_the_audio_thread_attributed_to_its_msi() {
+    use mediabot_media::thread::{AudioThread, AudioThreadConfig, OutputPolicy, TickSource};
+
+    const SSRC: u32 = 0x1234_0001;
+    const MSI: u32 = 42;
+    let audio = AudioThread::spawn(AudioThreadConfig {
+        ticks: TickSource::External,
+        output_policy: OutputPolicy::Block,
+        ..AudioThreadConfig::default()
+    })
+    .unwrap();
+    let frames = audio.frames();
+    let a = Transport::new(config(&[(SSRC, Some(MSI))]), Recorder::new())
+        .await
+        .unwrap();
+    let b = Transport::new(config(&[]), Arc::new(audio.input()))
+        .await
+        .unwrap();
+    let pair = negotiate(a, b, |_| {}, |_| {}).await;
+    connected(&pair.offerer).await;
+    connected(&pair.answerer).await;
+
+    // 1 s of a 440 Hz tone, Opus-encoded in 20 ms packets.
+    let mut encoder =
+        opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Voip).unwrap();
+    const PACKETS: u16 = 50;
+    let tx = pair.offerer.sender();
+    for seq in 0..PACKETS {
+        let pcm: Vec<i16> = (0..960)
+            .map(|i| {
+                let t = f64::from(u32::from(seq) * 960 + i) / 48_000.0;
+                (8_000.0 * (2.0 * std::f64::consts::PI * 440.0 * t).sin()) as i16
+            })
+            .collect();
+        let mut payload = [0u8; 400];
+        let len = encoder.encode(&pcm, &mut payload).unwrap();
+        tx.try_send(&rtp(SSRC, seq, &payload[..len])).unwrap();
+    }
+    // The RTP, and a sender report webrtc-rs's SR interceptor emits within a second.
+    wait_stats(&pair.answerer, "RTP and an SR delivered", |s| {
+        s.rtp_received >= u64::from(PACKETS) && s.rtcp_received >= 1
+    })
+    .await;
+    let input = audio.input();
+    input.finish().unwrap();
+    let report = audio.join();
+    let frames: Vec<_> = frames.try_iter().collect();
+
+    let source = report
+        .sources
+        .iter()
+        .find(|s| s.ssrc == SSRC)
+        .expect("the source was decoded");
+    assert_eq!(source.msi, Some(MSI), "bound from the remote stream plan");
+    assert_eq!(source.jitter.packets, u64::from(PACKETS));
+    assert_eq!(source.jitter.lost, 0);
+    assert_eq!(source.decode_errors, 0);
+    let ours: Vec<_> = frames.iter().filter(|f| f.ssrc == SSRC).collect();
+    assert!(ours.len() >= PACKETS as usize - 2, "{} frames", ours.len());
+    assert!(ours.iter().all(|f| f.msi == Some(MSI)));
+    let samples: Vec<i16> = ours.iter().flat_map(|f| f.samples().to_vec()).collect();
+    let rms =
+        (samples.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / samples.len() as f64).sqrt();
+    println!(
+        "decoded {} frames, rms {rms:.0}, answerer {:?}",
+        ours.len(),
+        pair.answerer.stats()
+    );
+    assert!(rms > 2_000.0, "the tone came through (rms {rms})");
+    assert!(
+        ours.iter().any(|f| f.capture_unix_micros.is_some()),
+        "the SR reached the receiver through the transport"
+    );
+    pair.offerer.close().await.unwrap();
+    pair.answerer.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rtcp_from_the_send_path_arrives_and_forward_policy_passes_undeclared_rtp() {
+    let mut b_config = config(&[(0x6000_0000, None)]);
+    b_config.unknown_ssrc = mediabot_media::transport::UnknownSsrcPolicy::Forward;
+    // The answerer is told another SSRC than the offerer sends on: undeclared, but forwarded.
+    let (pair, b_sink) = connected_pair(b_config, |offer| {
+        offer.streams[0].ssrc = OFFERER_SSRC + 1;
+    })
+    .await;
+    send_from_offerer(&pair, 0, 10, 4).await;
+    b_sink.wait_rtp(10).await;
+    assert_eq!(pair.answerer.stats().unknown_ssrc_packets, 10);
+    assert!(b_sink.rtp().iter().all(|(_, p)| ssrc_of(p) == OFFERER_SSRC));
+
+    // An RTCP receiver report built by the send path (RFC 3550 §6.4.2, no report blocks).
+    let mut rr = vec![0x80, 201, 0, 1];
+    rr.extend_from_slice(&OFFERER_SSRC.to_be_bytes());
+    pair.offerer.sender().try_send(&rr).unwrap();
+    wait_stats(&pair.offerer, "RTCP handed over", |s| s.rtcp_sent >= 1).await;
+    let deadline = Instant::now() + DELIVERY_TIMEOUT;
+    let mut ticker = tokio::time::interval(Duration::from_millis(5));
+    while !b_sink.rtcp.lock().unwrap().iter().any(|p| *p == rr) {
+        assert!(
+            Instant::now() < deadline,
+            "RR not delivered: {:?}",
+            b_sink.rtcp.lock().unwrap()
+        );
+        ticker.tick().await;
+    }
+    pair.offerer.close().await.unwrap();
+    pair.answerer.close().await.unwrap();
+}
+
+#[test]
+fn the_process_certificate_is_made_once_and_reused() {
+    let started = Instant::now();
+    let fresh = DtlsCertificate::generate().unwrap();
+    println!("generating a DTLS certificate took {:?}", started.elapsed());
+    let first = DtlsCertificate::shared().unwrap();
+    let second = DtlsCertificate::shared().unwrap();
+    assert_eq!(first.fingerprint(), second.fingerprint());
+    assert_ne!(fresh.fingerprint(), first.fingerprint());
+    assert_eq!(first.fingerprint().algorithm, "sha-256");
+    // 32 bytes as upper-case hex pairs.
+    let value = &first.fingerprint().value;
+    assert_eq!(value.split(':').count(), 32);
+    assert!(
+        value
+            .chars()
+            .all(|c| c == ':' || c.is_ascii_hexdigit() && !c.is_ascii_lowercase())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn setup_time_with_webrtc_default_ice_check_interval() {
+    let default_interval = |ssrc| TransportConfig {
+        ice_check_interval: None,
+        ..config(&[(ssrc, None)])
+    };
+    let a = Transport::new(default_interval(0x0D0D_0001), Recorder::new())
+        .await
+        .unwrap();
+    let b = Transport::new(default_interval(0x0D0D_0002), Recorder::new())
+        .await
+        .unwrap();
+    let pair = negotiate(a, b, |_| {}, |_| {}).await;
+    connected(&pair.offerer).await;
+    connected(&pair.answerer).await;
+    let setup = pair.offerer.stats().setup_us.unwrap();
+    println!("setup with the default 200 ms ICE check interval: offerer {setup} us");
+    assert!(setup < 2_000_000);
+    pair.offerer.close().await.unwrap();
+    pair.answerer.close().await.unwrap();
+}
