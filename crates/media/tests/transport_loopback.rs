@@ -634,7 +634,7 @@ async fn rtcp_from_the_send_path_arrives_and_forward_policy_passes_undeclared_rt
     wait_stats(&pair.offerer, "RTCP handed over", |s| s.rtcp_sent >= 1).await;
     let deadline = Instant::now() + DELIVERY_TIMEOUT;
     let mut ticker = tokio::time::interval(Duration::from_millis(5));
-    while !b_sink.rtcp.lock().unwrap().iter().any(|p| *p == rr) {
+    while !b_sink.rtcp.lock().unwrap().contains(&rr) {
         assert!(
             Instant::now() < deadline,
             "RR not delivered: {:?}",
