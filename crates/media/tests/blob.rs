@@ -674,6 +674,24 @@ fn session_id_must_be_a_guid() {
         "mpMediaSessionId",
         Reason::ControlCharacter,
     );
+    assert_violation(
+        offer_violation(|b| {
+            b.mp_media_session_id = "{2379cf46-acf3-4fef-a914-be9627075320}".into()
+        }),
+        "mpMediaSessionId",
+        Reason::Length {
+            min: 1,
+            max: 36,
+            actual: 38,
+        },
+    );
+    // Upper-case hex is a GUID too.
+    let mut blob = offer().into_blob();
+    blob.mp_media_session_id = blob.mp_media_session_id.to_ascii_uppercase();
+    assert_eq!(
+        ValidatedBlob::new(blob).unwrap().session_id().guid(),
+        SESSION
+    );
 }
 
 #[test]
@@ -915,6 +933,24 @@ fn candidate_fields_are_checked() {
         },
     );
     assert_violation(
+        rule(|c| c.protocol = String::new()),
+        "transport.candidates[1].protocol",
+        Reason::Length {
+            min: 1,
+            max: 8,
+            actual: 0,
+        },
+    );
+    assert_violation(
+        rule(|c| c.address = format!("{}::1", "1:".repeat(22))),
+        "transport.candidates[1].address",
+        Reason::Length {
+            min: 2,
+            max: 45,
+            actual: 47,
+        },
+    );
+    assert_violation(
         rule(|c| c.kind = "peer".into()),
         "transport.candidates[1].type",
         Reason::Unsupported {
@@ -1002,6 +1038,69 @@ fn codec_list_is_bounded_and_holds_opus() {
         "transport.audioCodecs",
         Reason::MissingOpus,
     );
+}
+
+#[test]
+fn any_codec_has_a_sane_clock_and_one_or_two_channels() {
+    let rule = |edit: fn(&mut AudioCodec)| {
+        offer_violation(|b| {
+            b.transport.audio_codecs.push(AudioCodec {
+                payload_type: 101,
+                name: "telephone-event".into(),
+                clock_rate: 8000,
+                channels: 1,
+                fmtp: "0-15".into(),
+            });
+            edit(&mut b.transport.audio_codecs[1]);
+        })
+    };
+    for (clock, actual) in [(0, 0), (192_001, 192_001)] {
+        let mut blob = offer().into_blob();
+        blob.transport.audio_codecs.push(AudioCodec {
+            clock_rate: clock,
+            name: "G722".into(),
+            ..AudioCodec::opus(101)
+        });
+        assert_eq!(
+            ValidatedBlob::new(blob).unwrap_err().invalid_field(),
+            Some((
+                "transport.audioCodecs[1].clockRate",
+                &Reason::OutOfRange {
+                    min: 1,
+                    max: 192_000,
+                    actual
+                }
+            ))
+        );
+    }
+    assert_violation(
+        rule(|c| c.channels = 0),
+        "transport.audioCodecs[1].channels",
+        Reason::OutOfRange {
+            min: 1,
+            max: 2,
+            actual: 0,
+        },
+    );
+    assert_violation(
+        rule(|c| c.channels = 3),
+        "transport.audioCodecs[1].channels",
+        Reason::OutOfRange {
+            min: 1,
+            max: 2,
+            actual: 3,
+        },
+    );
+    // The reference codec itself is valid: only the edits above break it.
+    let mut blob = offer().into_blob();
+    blob.transport.audio_codecs.push(AudioCodec {
+        payload_type: 101,
+        name: "telephone-event".into(),
+        clock_rate: 8000,
+        channels: 1,
+        fmtp: "0-15".into(),
+    });
+    ValidatedBlob::new(blob).unwrap();
 }
 
 #[test]
