@@ -1,7 +1,9 @@
 //! The app-hosted media blob: round trips, Graph embedding, Microsoft's documented sample, size
 //! and nesting bounds, versioning, and one failing case per validation rule.
 
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use mediabot_media::session::blob::{
     BLOB_VERSION, BlobError, Guid, MAX_BLOB_BYTES, MAX_CANDIDATES, MAX_CODECS,
@@ -13,6 +15,7 @@ use mediabot_media::session::params::{
     AudioCodec, DtlsFingerprint, DtlsSetup, HeaderExtensionMap, IceCandidate, IceParams,
     StreamDirection, StreamPlan, TransportParams,
 };
+use mediabot_media::transport::{LocalStream, PacketSink, Transport, TransportConfig};
 use serde_json::{Value, json};
 
 const SESSION: Guid = Guid::from_u128(0x2379cf46_acf3_4fef_a914_be9627075320);
@@ -1456,4 +1459,60 @@ fn the_documented_offer_and_answer_are_valid_and_fit_each_other() {
         1190,
         "docs/media-blob.md quotes the compact size of its example"
     );
+}
+
+// ---- the real transport's parameters fit the format -------------------------------------------
+
+/// Discards what the transport delivers: this test only negotiates.
+struct Discard;
+
+impl PacketSink for Discard {
+    fn push(&self, _arrival_us: i64, _bytes: &[u8]) -> bool {
+        true
+    }
+
+    fn bind(&self, _ssrc: u32, _msi: Option<u32>) {}
+}
+
+fn loopback_config(ssrc: u32, msi: Option<u32>) -> TransportConfig {
+    TransportConfig {
+        bind_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        local_streams: vec![LocalStream { ssrc, msi }],
+        header_extensions: vec![HeaderExtensionMap {
+            id: 1,
+            uri: "urn:ietf:params:rtp-hdrext:ssrc-audio-level".into(),
+        }],
+        ..TransportConfig::default()
+    }
+}
+
+#[tokio::test]
+async fn webrtc_transport_offer_and_answer_pass_as_blob_and_answer() {
+    let bot = Transport::new(loopback_config(0x0B07_0001, None), Arc::new(Discard))
+        .await
+        .unwrap();
+    let processor = Transport::new(loopback_config(0x5151_0002, Some(1652)), Arc::new(Discard))
+        .await
+        .unwrap();
+    let offer = MediaBlobBuilder::new(
+        "http://127.0.0.1:8445/media/answer",
+        MediaSessionId::new(SESSION),
+        bot.create_offer().await.unwrap(),
+    )
+    .receive_mode(ReceiveMode::Unmixed, 4)
+    .build()
+    .unwrap();
+    // The processor reads the offer from the Graph string, as it would in the simulator.
+    let received = parse_blob(&offer.to_blob_string()).unwrap();
+    let answer = ValidatedAnswer::new(MediaAnswer::new(
+        received.session_id(),
+        processor.accept_offer(received.transport()).await.unwrap(),
+    ))
+    .unwrap();
+    let answer = parse_answer(&answer.to_answer_string()).unwrap();
+    answer.check_against(&offer).unwrap();
+    assert_eq!(answer.msi_for_ssrc(0x5151_0002), Some(1652));
+    bot.accept_answer(answer.transport()).await.unwrap();
+    bot.close().await.unwrap();
+    processor.close().await.unwrap();
 }
