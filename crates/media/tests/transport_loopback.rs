@@ -1,7 +1,15 @@
 //! Two transports on 127.0.0.1 negotiate only by exchanging `TransportParams` and carry
 //! SRTP both ways; failure cases: wrong DTLS fingerprint, forged SRTP, unknown-SSRC floods.
 
+#![allow(
+    unsafe_code,
+    reason = "a counting GlobalAlloc is unsafe by definition; it only forwards to System"
+)]
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -11,6 +19,45 @@ use mediabot_media::transport::{
     Transport, TransportConfig, TransportStats,
 };
 use tokio::sync::watch;
+
+/// Counts allocations of threads that opted in (the test's stand-in for the audio send thread).
+struct CountingAllocator;
+
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    static COUNTED: Cell<bool> = const { Cell::new(false) };
+}
+
+fn counted() -> bool {
+    COUNTED.try_with(Cell::get).unwrap_or(false)
+}
+
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if counted() {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        }
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if counted() {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        }
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAllocator = CountingAllocator;
 
 const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -684,6 +731,45 @@ async fn setup_time_with_webrtc_default_ice_check_interval() {
     let setup = pair.offerer.stats().setup_us.unwrap();
     println!("setup with the default 200 ms ICE check interval: offerer {setup} us");
     assert!(setup < 2_000_000);
+    pair.offerer.close().await.unwrap();
+    pair.answerer.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn try_send_does_not_allocate_once_warm() {
+    let (pair, b_sink) = connected_pair(config(&[(0x6000_0000, None)]), |_| {}).await;
+    let tx = pair.offerer.sender();
+    const WARM: u16 = 400;
+    const MEASURED: u16 = 1_000;
+    let sender = std::thread::spawn(move || {
+        let mut packet = rtp(OFFERER_SSRC, 0, &[7; 160]);
+        let mut full = 0u64;
+        let mut send = |seq: u16, full: &mut u64| {
+            packet[2..4].copy_from_slice(&seq.to_be_bytes());
+            // A full queue is the documented overflow: count it and offer the packet again.
+            while tx.try_send(&packet).is_err() {
+                *full += 1;
+                std::thread::yield_now();
+            }
+        };
+        COUNTED.with(|c| c.set(true));
+        for seq in 0..WARM {
+            send(seq, &mut full);
+        }
+        let before = ALLOCATIONS.load(Ordering::Relaxed);
+        for seq in WARM..WARM + MEASURED {
+            send(seq, &mut full);
+        }
+        let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
+        COUNTED.with(|c| c.set(false));
+        (allocations, full)
+    });
+    let (allocations, full) = tokio::task::spawn_blocking(move || sender.join().unwrap())
+        .await
+        .unwrap();
+    println!("{MEASURED} try_send calls allocated {allocations} times ({full} full-queue retries)");
+    assert_eq!(allocations, 0);
+    b_sink.wait_rtp(usize::from(WARM + MEASURED)).await;
     pair.offerer.close().await.unwrap();
     pair.answerer.close().await.unwrap();
 }

@@ -368,11 +368,37 @@ impl Counters {
     }
 }
 
+/// A packet on its way to the send task, in a buffer recycled through a pool so that queueing
+/// one never allocates in steady state.
+pub(crate) struct OutPacket {
+    pub(crate) len: u16,
+    pub(crate) bytes: [u8; crate::thread::MAX_DATAGRAM],
+}
+
+impl OutPacket {
+    pub(crate) fn data(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+}
+
+/// The send queue's wake-up: the sender wakes the send task after queueing.
+#[derive(Debug, Default)]
+pub(crate) struct SendWake {
+    pub(crate) waker: atomic_waker::AtomicWaker,
+}
+
 /// The audio send thread's handle: queues packets for the transport without blocking.
+///
+/// `try_send` copies the packet into a pooled buffer and puts it on a preallocated bounded
+/// queue: no allocation once the pool is warm, no lock on the queue; then it wakes the send
+/// task (a no-op when the task is already awake).
 #[derive(Clone)]
 pub struct MediaSender {
-    tx: tokio::sync::mpsc::Sender<bytes::Bytes>,
-    counters: Arc<Counters>,
+    pub(crate) tx: crossbeam_channel::Sender<Box<OutPacket>>,
+    pub(crate) pool: crossbeam_channel::Receiver<Box<OutPacket>>,
+    pub(crate) recycle: crossbeam_channel::Sender<Box<OutPacket>>,
+    pub(crate) wake: Arc<SendWake>,
+    pub(crate) counters: Arc<Counters>,
 }
 
 impl std::fmt::Debug for MediaSender {
@@ -389,13 +415,25 @@ impl MediaSender {
             Counters::bump(&self.counters.send_failed);
             return Err(SendError::Invalid);
         }
-        match self.tx.try_send(bytes::Bytes::copy_from_slice(packet)) {
-            Ok(()) => Ok(()),
-            Err(tokio::sync::mpsc::error::TrySendError::Full(_)) => {
+        let mut out = self.pool.try_recv().unwrap_or_else(|_| {
+            Box::new(OutPacket {
+                len: 0,
+                bytes: [0; crate::thread::MAX_DATAGRAM],
+            })
+        });
+        out.len = packet.len() as u16;
+        out.bytes[..packet.len()].copy_from_slice(packet);
+        match self.tx.try_send(out) {
+            Ok(()) => {
+                self.wake.waker.wake();
+                Ok(())
+            }
+            Err(crossbeam_channel::TrySendError::Full(out)) => {
+                let _ = self.recycle.try_send(out);
                 Counters::bump(&self.counters.send_queue_full);
                 Err(SendError::Full)
             }
-            Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => Err(SendError::Closed),
+            Err(crossbeam_channel::TrySendError::Disconnected(_)) => Err(SendError::Closed),
         }
     }
 }

@@ -39,8 +39,8 @@ use webrtc::runtime::{
 };
 
 use super::{
-    ConnectionState, Counters, MediaSender, PacketSink, PublicAddress, PublicIpMode,
-    TransportConfig, TransportError, TransportStats, UnknownSsrcPolicy, sdp,
+    ConnectionState, Counters, MediaSender, OutPacket, PacketSink, PublicAddress, PublicIpMode,
+    SendWake, TransportConfig, TransportError, TransportStats, UnknownSsrcPolicy, sdp,
 };
 use crate::session::params::{
     DtlsFingerprint, DtlsSetup, IceCandidate, StreamDirection, StreamPlan, TransportParams,
@@ -604,9 +604,20 @@ impl Transport {
         } else {
             Some(Arc::new(local_track(&config)))
         };
-        let (tx, rx) = tokio::sync::mpsc::channel(config.send_queue.max(1));
+        let queue = config.send_queue.max(1);
+        let (tx, rx) = crossbeam_channel::bounded(queue);
+        let wake = Arc::new(SendWake::default());
+        // One spare buffer per queue slot plus those in flight at either end.
+        let (recycle, pool) = crossbeam_channel::bounded(queue + 4);
         let configured: HashSet<u32> = config.local_streams.iter().map(|s| s.ssrc).collect();
-        let send_task = tokio::spawn(send_loop(rx, track.clone(), configured, counters.clone()));
+        let send_task = tokio::spawn(send_loop(
+            rx,
+            wake.clone(),
+            recycle.clone(),
+            track.clone(),
+            configured,
+            counters.clone(),
+        ));
         Ok(Transport {
             pc,
             track,
@@ -614,6 +625,9 @@ impl Transport {
             tap,
             sender: MediaSender {
                 tx,
+                pool,
+                recycle,
+                wake,
                 counters: counters.clone(),
             },
             counters,
@@ -1058,12 +1072,34 @@ fn is_rtcp(packet: &[u8]) -> bool {
 
 /// Drains the send queue into webrtc-rs (which applies SRTP and writes to the socket).
 async fn send_loop(
-    mut rx: tokio::sync::mpsc::Receiver<Bytes>,
+    rx: crossbeam_channel::Receiver<Box<OutPacket>>,
+    wake: Arc<SendWake>,
+    recycle: crossbeam_channel::Sender<Box<OutPacket>>,
     track: Option<Arc<TrackLocalStaticRTP>>,
     configured: HashSet<u32>,
     counters: Arc<Counters>,
 ) {
-    while let Some(bytes) = rx.recv().await {
+    loop {
+        let out = match rx.try_recv() {
+            Ok(out) => out,
+            Err(crossbeam_channel::TryRecvError::Disconnected) => return,
+            Err(crossbeam_channel::TryRecvError::Empty) => {
+                // Register, then re-check, so a packet queued in between is not missed.
+                std::future::poll_fn(|cx| {
+                    wake.waker.register(cx.waker());
+                    if rx.is_empty() {
+                        Poll::Pending
+                    } else {
+                        Poll::Ready(())
+                    }
+                })
+                .await;
+                continue;
+            }
+        };
+        let bytes = Bytes::copy_from_slice(out.data());
+        // Back to the pool for the sender's next packet (dropped if the pool is full).
+        let _ = recycle.try_send(out);
         let Some(track) = &track else {
             Counters::bump(&counters.send_failed);
             continue;
