@@ -50,9 +50,9 @@
 //! * Per group id: missing → create; present but different → one PATCH with the whole desired
 //!   object (a different `routingMode` → delete, then create); present but not wanted → delete;
 //!   equal → nothing. Owned ids only (those starting with [`ReconcilerConfig::id_prefix`]).
-//! * At most one request in flight per group. Notifications about a group with a request in
-//!   flight are ignored (the answer is newer); a list is ignored for groups changed since it was
-//!   sent. Repeating an input that changes nothing sends nothing.
+//! * At most one request in flight per group. A request's answer overwrites what notifications
+//!   said meanwhile (it is newer); a list is ignored for groups with a request in flight or
+//!   changed since it was sent. Repeating an input that changes nothing sends nothing.
 //! * The driver's `GraphClient` already retries 429/5xx/transport errors within its budget
 //!   (signaling's `RetryPolicy`); a failure that reaches the reconciler is retried again after
 //!   [`ReconcilerConfig::retry_base`] · 2ⁿ (capped at [`ReconcilerConfig::retry_max`]) when it is

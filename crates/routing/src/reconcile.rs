@@ -463,7 +463,7 @@ impl Reconciler {
     }
 
     /// Takes in what the driver learnt about Graph's groups (notifications, its own lists).
-    /// Groups with a request in flight are skipped: that request's answer is newer.
+    /// A snapshot skips groups with a request in flight (that request's answer is newer).
     pub fn handle_observed(&mut self, now: Instant, observed: Observed) {
         match observed {
             Observed::Snapshot(groups) => {
@@ -754,9 +754,9 @@ impl Reconciler {
             .groups
             .entry(key)
             .or_insert_with(|| GroupState::new(id, Seen::Unknown));
-        if state.in_flight.is_none() {
-            state.seen = seen;
-        }
+        // Applied even with a request in flight: its answer, when it comes, is newer and
+        // overwrites this; if the answer is lost, this is the best knowledge there is.
+        state.seen = seen;
     }
 
     fn apply_snapshot(&mut self, groups: Vec<AudioRoutingGroup>, as_of: u64) {
