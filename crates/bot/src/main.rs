@@ -2,8 +2,15 @@
 //!
 //! - `mediabot replay CAPTURE.pcap --out DIR`: decode every Opus RTP stream of a capture to
 //!   `DIR/ssrc-<ssrc>.wav` and print a JSON summary per stream.
+//! - `mediabot serve --config bot.toml`: the bot — callback webhook, media, recordings, and a
+//!   control API (`POST /control/join {"joinUrl": …}`, `GET /control/calls`,
+//!   `POST /control/calls/{id}/hangup`).
 
+mod app;
+mod config;
+mod recorder;
 mod replay;
+mod serve;
 mod wav;
 
 use std::path::PathBuf;
@@ -38,6 +45,12 @@ enum Command {
         #[arg(long)]
         pt: Option<u8>,
     },
+    /// Run the bot: webhook, media, recordings, control API. Stops (hanging up) on Ctrl-C/SIGTERM.
+    Serve {
+        /// TOML configuration (environment variables `MEDIABOT_*` override it).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -50,6 +63,7 @@ fn main() -> ExitCode {
             channels,
             pt,
         } => replay::run(&capture, &out, rate, channels, pt),
+        Command::Serve { config } => serve::run(config.as_deref()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

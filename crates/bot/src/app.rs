@@ -1,0 +1,694 @@
+//! The running bot: one HTTP server (Graph callbacks, media answers, control API), the signaling
+//! driver, and per call a media session and a recorder.
+//!
+//! ```text
+//!  Graph/sim ──POST /api/calling──► webhook (JWT) ──► signaling driver (Endpoint) ──► events ──► App
+//!  media processor ──POST /mp/{n}──► answer ──► MediaSession::accept_answer
+//!  operator ──/control/…──► join, list, hang up
+//! ```
+//!
+//! The event task is the only owner of per-call state (`CallSlot`s); HTTP handlers talk to it
+//! through channels.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::{Path as AxumPath, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use mediabot_media::frame::PcmFormat;
+use mediabot_media::session::blob::{ReceiveMode, parse_answer};
+use mediabot_media::session::{MediaSession, MediaSessionConfig};
+use mediabot_media::thread::{AudioThreadConfig, ReceiveReport};
+use mediabot_media::transport::{PublicAddress, PublicIpMode, TransportConfig};
+use mediabot_signaling::auth::{SystemClock, TokenClientConfig, TokenProvider};
+use mediabot_signaling::call::{CallConfig, CallEvent, EndCause, RequestId};
+use mediabot_signaling::client::{GraphClient, GraphClientConfig};
+use mediabot_signaling::driver::{self, DriverHandle};
+use mediabot_signaling::endpoint::{Endpoint, EndpointEvent};
+use mediabot_signaling::join_url::parse_join_url;
+use mediabot_signaling::models::{
+    Call as GraphCall, CallId, MediaConfig, Modality, ParticipantId, ResultInfo, TenantId,
+};
+use mediabot_signaling::webhook::{
+    CallbackAuthConfig, CallbackAuthenticator, OpenIdKeySource, Webhook, WebhookConfig,
+};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, oneshot, watch};
+use url::Url;
+
+use crate::config::BotConfig;
+use crate::recorder::{Progress, Recorder};
+
+/// How to join a meeting.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct JoinRequest {
+    /// A Teams join URL (long `meetup-join` or short `/meet/` form).
+    pub(crate) join_url: String,
+}
+
+/// What the bot reports about one finished call (written as `report.json`).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct CallReport {
+    pub(crate) call_id: String,
+    pub(crate) join_url: String,
+    /// Create-call request sent → first PCM frame received.
+    pub(crate) join_latency_ms: Option<f64>,
+    /// Create-call request sent → media connected (ICE + DTLS).
+    pub(crate) media_connected_ms: Option<f64>,
+    pub(crate) duration_seconds: f64,
+    pub(crate) mixed_wav: Option<String>,
+    pub(crate) participants: Vec<ParticipantReport>,
+    pub(crate) end: EndReport,
+}
+
+/// One participant in the report.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ParticipantReport {
+    pub(crate) id: Option<String>,
+    pub(crate) display_name: Option<String>,
+    pub(crate) msi: Option<u32>,
+    pub(crate) ssrc: u32,
+    pub(crate) wav: String,
+    pub(crate) frames: u64,
+    pub(crate) speaking_seconds: f64,
+    pub(crate) packets: u64,
+    pub(crate) lost: u64,
+    pub(crate) late: u64,
+    pub(crate) concealed_frames: u64,
+    pub(crate) fec_recovered: u64,
+    pub(crate) jitter_ms: f64,
+}
+
+/// How the call ended.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct EndReport {
+    pub(crate) cause: String,
+    pub(crate) code: Option<i32>,
+    pub(crate) subcode: Option<i32>,
+    pub(crate) message: Option<String>,
+}
+
+/// Live view of a call, for progress displays and the control API.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct CallStatus {
+    pub(crate) call_id: Option<String>,
+    pub(crate) state: String,
+    pub(crate) participants: Vec<String>,
+    pub(crate) dominant_speaker: Option<String>,
+    pub(crate) ended: bool,
+    pub(crate) report: Option<PathBuf>,
+}
+
+enum AppCommand {
+    Join(JoinRequest, oneshot::Sender<anyhow::Result<JoinTicket>>),
+    Calls(oneshot::Sender<Vec<CallStatus>>),
+    HangUp(String, oneshot::Sender<anyhow::Result<()>>),
+    HangUpAll(oneshot::Sender<()>),
+}
+
+/// What a join returns: the request id and a way to watch the call.
+pub(crate) struct JoinTicket {
+    pub(crate) request_id: RequestId,
+    pub(crate) status: watch::Receiver<CallStatus>,
+    pub(crate) progress: Arc<std::sync::Mutex<Progress>>,
+}
+
+/// The running bot.
+#[derive(Clone)]
+pub(crate) struct App {
+    commands: mpsc::Sender<AppCommand>,
+    /// Where the HTTP server listens.
+    pub(crate) local_addr: SocketAddr,
+}
+
+struct Shared {
+    answers: std::sync::Mutex<HashMap<u64, oneshot::Sender<String>>>,
+}
+
+struct CallSlot {
+    join_url: String,
+    call_id: Option<CallId>,
+    started: Instant,
+    session: Option<MediaSession>,
+    recorder: Option<Recorder>,
+    progress: Arc<std::sync::Mutex<Progress>>,
+    dir: PathBuf,
+    media_connected: Option<Instant>,
+    names: HashMap<ParticipantId, String>,
+    msis: HashMap<u32, ParticipantId>,
+    status: watch::Sender<CallStatus>,
+}
+
+impl App {
+    /// Starts the HTTP server and the signaling driver.
+    pub(crate) async fn start(config: BotConfig) -> anyhow::Result<App> {
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("binding {}", config.listen))?;
+        let local_addr = listener.local_addr()?;
+        let base = config.public_base(local_addr);
+
+        let secret = config
+            .app_secret
+            .clone()
+            .context("no app secret configured")?;
+        let mut token_config = TokenClientConfig::new(config.app_id.clone(), secret);
+        token_config.authority = Url::parse(&config.authority_url).context("authority_url")?;
+        let tokens = Arc::new(TokenProvider::new(token_config)?);
+        let mut graph_config = GraphClientConfig::new(config.tenant_id.clone());
+        graph_config.base_url = Url::parse(&config.graph_base_url).context("graph_base_url")?;
+        let client = Arc::new(GraphClient::new(graph_config, tokens)?);
+
+        let keys = Arc::new(OpenIdKeySource::new(
+            Url::parse(&config.openid_configuration_url).context("openid_configuration_url")?,
+        )?);
+        let clock = Arc::new(SystemClock);
+        let authenticator = Arc::new(CallbackAuthenticator::new(
+            CallbackAuthConfig::new(config.app_id.clone()),
+            keys,
+            clock.clone(),
+        ));
+        let (delivery_tx, delivery_rx) = mpsc::channel(256);
+        let webhook = Webhook::new(WebhookConfig::default(), authenticator, clock, delivery_tx);
+        let (driver, events, _driver_task) =
+            driver::spawn(Endpoint::new(CallConfig::default()), client, delivery_rx);
+
+        let shared = Arc::new(Shared {
+            answers: std::sync::Mutex::new(HashMap::new()),
+        });
+        let (commands, command_rx) = mpsc::channel(64);
+        let app = App {
+            commands,
+            local_addr,
+        };
+        let router = Router::new()
+            .route("/mp/{session}", post(media_answer))
+            .with_state(shared.clone())
+            .merge(control_router(app.clone()))
+            .merge(webhook.router());
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, router).await {
+                eprintln!("mediabot: HTTP server stopped: {e}");
+            }
+        });
+        tokio::spawn(event_loop(config, base, driver, events, command_rx, shared));
+        Ok(app)
+    }
+
+    /// Joins a meeting by its join URL.
+    pub(crate) async fn join(&self, request: JoinRequest) -> anyhow::Result<JoinTicket> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(AppCommand::Join(request, tx))
+            .await
+            .map_err(|_| anyhow::anyhow!("the bot has stopped"))?;
+        rx.await
+            .map_err(|_| anyhow::anyhow!("the bot has stopped"))?
+    }
+
+    /// Hangs up one call by id.
+    pub(crate) async fn hang_up(&self, call_id: String) -> anyhow::Result<()> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(AppCommand::HangUp(call_id, tx))
+            .await
+            .map_err(|_| anyhow::anyhow!("the bot has stopped"))?;
+        rx.await
+            .map_err(|_| anyhow::anyhow!("the bot has stopped"))?
+    }
+
+    /// Hangs up every call (graceful shutdown).
+    pub(crate) async fn hang_up_all(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.commands.send(AppCommand::HangUpAll(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+
+    /// Status of every call.
+    pub(crate) async fn calls(&self) -> Vec<CallStatus> {
+        let (tx, rx) = oneshot::channel();
+        if self.commands.send(AppCommand::Calls(tx)).await.is_err() {
+            return Vec::new();
+        }
+        rx.await.unwrap_or_default()
+    }
+}
+
+/// `POST /mp/{n}`: the media processor's answer to the blob we offered.
+async fn media_answer(
+    State(shared): State<Arc<Shared>>,
+    AxumPath(session): AxumPath<u64>,
+    body: String,
+) -> impl IntoResponse {
+    if let Err(e) = parse_answer(&body) {
+        return (
+            StatusCode::BAD_REQUEST,
+            format!("invalid media answer: {e}"),
+        );
+    }
+    let waiter = shared
+        .answers
+        .lock()
+        .expect("answers lock is never poisoned")
+        .remove(&session);
+    match waiter.map(|tx| tx.send(body)) {
+        Some(Ok(())) => (StatusCode::OK, String::new()),
+        _ => (
+            StatusCode::NOT_FOUND,
+            format!("no media session {session} awaits an answer"),
+        ),
+    }
+}
+
+fn control_router(app: App) -> Router {
+    Router::new()
+        .route(
+            "/control/join",
+            post(
+                |State(app): State<App>, body: axum::Json<JoinRequest>| async move {
+                    match app.join(body.0).await {
+                        Ok(t) => (
+                            StatusCode::ACCEPTED,
+                            axum::Json(serde_json::json!({ "requestId": t.request_id.0 })),
+                        ),
+                        Err(e) => (
+                            StatusCode::BAD_REQUEST,
+                            axum::Json(serde_json::json!({ "error": format!("{e:#}") })),
+                        ),
+                    }
+                },
+            ),
+        )
+        .route(
+            "/control/calls",
+            get(|State(app): State<App>| async move { axum::Json(app.calls().await) }),
+        )
+        .route(
+            "/control/calls/{id}/hangup",
+            post(
+                |State(app): State<App>, AxumPath(id): AxumPath<String>| async move {
+                    match app.hang_up(id).await {
+                        Ok(()) => (StatusCode::ACCEPTED, String::new()),
+                        Err(e) => (StatusCode::NOT_FOUND, format!("{e:#}")),
+                    }
+                },
+            ),
+        )
+        .with_state(app)
+}
+
+static NEXT_SESSION: AtomicU64 = AtomicU64::new(1);
+
+fn media_config(config: &BotConfig) -> MediaSessionConfig {
+    let local = matches!(config.media.bind_ip, IpAddr::V4(ip) if ip.is_loopback())
+        || matches!(config.media.bind_ip, IpAddr::V6(ip) if ip.is_loopback());
+    MediaSessionConfig {
+        transport: TransportConfig {
+            bind_ip: config.media.bind_ip,
+            port_range: match (config.media.port_min, config.media.port_max) {
+                (Some(a), Some(b)) => Some(a..=b),
+                (Some(a), None) => Some(a..=u16::MAX),
+                (None, Some(b)) => Some(1_024..=b),
+                (None, None) => None,
+            },
+            public_ip: config.media.public_ip.map(|ip| PublicAddress {
+                ip,
+                mode: PublicIpMode::Replace,
+            }),
+            ice_check_interval: local.then_some(Duration::from_millis(20)),
+            ..TransportConfig::default()
+        },
+        audio: AudioThreadConfig::default(),
+        receive_mode: ReceiveMode::Both,
+        ..MediaSessionConfig::default()
+    }
+}
+
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the event loop owns every piece of the running bot; a struct would only rename them"
+)]
+async fn event_loop(
+    config: BotConfig,
+    base: String,
+    driver: DriverHandle,
+    mut events: mpsc::Receiver<EndpointEvent>,
+    mut commands: mpsc::Receiver<AppCommand>,
+    shared: Arc<Shared>,
+) {
+    let mut slots: HashMap<RequestId, CallSlot> = HashMap::new();
+    let (connected_tx, mut connected_rx) =
+        mpsc::channel::<(RequestId, anyhow::Result<MediaSession>)>(16);
+    loop {
+        tokio::select! {
+            Some(command) = commands.recv() => match command {
+                AppCommand::Join(request, reply) => {
+                    let result = start_join(&config, &base, &driver, &shared, request, connected_tx.clone()).await;
+                    match result {
+                        Ok((id, slot)) => {
+                            let ticket = JoinTicket {
+                                request_id: id,
+                                status: slot.status.subscribe(),
+                                progress: slot.progress.clone(),
+                            };
+                            slots.insert(id, slot);
+                            let _ = reply.send(Ok(ticket));
+                        }
+                        Err(e) => { let _ = reply.send(Err(e)); }
+                    }
+                }
+                AppCommand::Calls(reply) => {
+                    let _ = reply.send(slots.values().map(|s| s.status.borrow().clone()).collect());
+                }
+                AppCommand::HangUp(id, reply) => {
+                    let call = slots.values().find_map(|s| s.call_id.clone().filter(|c| c.as_str() == id));
+                    let result = match call {
+                        Some(call) => driver.hang_up(call).await.map(|_| ()).map_err(anyhow::Error::from),
+                        None => Err(anyhow::anyhow!("no call {id}")),
+                    };
+                    let _ = reply.send(result);
+                }
+                AppCommand::HangUpAll(reply) => {
+                    let calls: Vec<CallId> = slots.values().filter_map(|s| s.call_id.clone()).collect();
+                    for call in calls {
+                        let _ = driver.hang_up(call).await;
+                    }
+                    let _ = reply.send(());
+                }
+            },
+            Some((id, result)) = connected_rx.recv() => {
+                let Some(slot) = slots.get_mut(&id) else { continue };
+                match result {
+                    Ok(session) => {
+                        slot.media_connected = Some(Instant::now());
+                        match Recorder::start(session.audio().frames(), &slot.dir, PcmFormat::default()) {
+                            Ok(recorder) => {
+                                slot.progress = recorder.progress();
+                                for (msi, participant) in &slot.msis {
+                                    if let Some(name) = slot.names.get(participant) {
+                                        recorder.name(*msi, name.clone());
+                                    }
+                                }
+                                slot.recorder = Some(recorder);
+                            }
+                            Err(e) => eprintln!("mediabot: cannot record: {e:#}"),
+                        }
+                        let speakers = session.audio().speaker_events();
+                        let status = slot.status.clone();
+                        let names = slot_msi_names(slot);
+                        spawn_speaker_watch(speakers, status, names);
+                        slot.session = Some(session);
+                        slot.status.send_modify(|s| s.state = "media connected".into());
+                    }
+                    Err(e) => {
+                        eprintln!("mediabot: media for the call failed: {e:#}");
+                        slot.status.send_modify(|s| s.state = format!("media failed: {e:#}"));
+                        if let Some(call) = slot.call_id.clone() {
+                            let _ = driver.hang_up(call).await;
+                        }
+                    }
+                }
+            }
+            event = events.recv() => {
+                let Some(event) = event else { return };
+                handle_event(&driver, &mut slots, event).await;
+            }
+        }
+    }
+}
+
+fn slot_msi_names(slot: &CallSlot) -> Arc<std::sync::Mutex<HashMap<u32, String>>> {
+    let map = slot
+        .msis
+        .iter()
+        .filter_map(|(msi, p)| slot.names.get(p).map(|n| (*msi, n.clone())))
+        .collect();
+    Arc::new(std::sync::Mutex::new(map))
+}
+
+fn spawn_speaker_watch(
+    speakers: crossbeam_channel::Receiver<mediabot_media::speaker::SpeakerEvent>,
+    status: watch::Sender<CallStatus>,
+    names: Arc<std::sync::Mutex<HashMap<u32, String>>>,
+) {
+    std::thread::spawn(move || {
+        for event in speakers.iter() {
+            if let mediabot_media::speaker::SpeakerEvent::Dominant { ssrc, msi } = event {
+                let who = msi.map(|m| {
+                    names
+                        .lock()
+                        .ok()
+                        .and_then(|n| n.get(&m).cloned())
+                        .unwrap_or_else(|| format!("msi {m}"))
+                });
+                let who = who.or_else(|| ssrc.map(|s| format!("ssrc {s}")));
+                status.send_modify(|s| s.dominant_speaker = who);
+            }
+        }
+    });
+}
+
+async fn start_join(
+    config: &BotConfig,
+    base: &str,
+    driver: &DriverHandle,
+    shared: &Arc<Shared>,
+    request: JoinRequest,
+    connected: mpsc::Sender<(RequestId, anyhow::Result<MediaSession>)>,
+) -> anyhow::Result<(RequestId, CallSlot)> {
+    let link = parse_join_url(&request.join_url).context("the join URL")?;
+    let n = NEXT_SESSION.fetch_add(1, Ordering::Relaxed);
+    let mp_uri = format!("{base}/mp/{n}");
+    let (mut session, blob) = MediaSession::offer(media_config(config), &mp_uri)
+        .await
+        .context("creating the media session")?;
+    let (answer_tx, answer_rx) = oneshot::channel();
+    shared
+        .answers
+        .lock()
+        .expect("answers lock is never poisoned")
+        .insert(n, answer_tx);
+
+    let mut call = GraphCall {
+        callback_uri: Some(format!("{base}/api/calling")),
+        requested_modalities: vec![Modality::Audio],
+        media_config: Some(MediaConfig::app_hosted(blob.to_blob_string())),
+        ..GraphCall::default()
+    };
+    let tenant = TenantId::new(config.tenant_id.clone());
+    link.apply_to(&mut call, Some(&tenant));
+    let started = Instant::now();
+    let request_id = driver.create_call(call).await?;
+
+    tokio::spawn(async move {
+        let result = async {
+            let answer = tokio::time::timeout(Duration::from_secs(30), answer_rx)
+                .await
+                .context("no media answer within 30 s")?
+                .context("media answer channel closed")?;
+            let answer = parse_answer(&answer)?;
+            session.accept_answer(&answer).await?;
+            Ok(session)
+        }
+        .await;
+        let _ = connected.send((request_id, result)).await;
+    });
+
+    let dir = config.out_dir.join(format!("join-{n}"));
+    let (status, _) = watch::channel(CallStatus {
+        state: "joining".into(),
+        ..CallStatus::default()
+    });
+    Ok((
+        request_id,
+        CallSlot {
+            join_url: request.join_url,
+            call_id: None,
+            started,
+            session: None,
+            recorder: None,
+            progress: Arc::new(std::sync::Mutex::new(Progress::default())),
+            dir,
+            media_connected: None,
+            names: HashMap::new(),
+            msis: HashMap::new(),
+            status,
+        },
+    ))
+}
+
+async fn handle_event(
+    driver: &DriverHandle,
+    slots: &mut HashMap<RequestId, CallSlot>,
+    event: EndpointEvent,
+) {
+    match event {
+        EndpointEvent::CallCreated {
+            call_id,
+            request_id,
+        } => {
+            if let Some(slot) = slots.get_mut(&request_id) {
+                slot.call_id = Some(call_id.clone());
+                slot.status
+                    .send_modify(|s| s.call_id = Some(call_id.as_str().to_string()));
+            }
+        }
+        EndpointEvent::CreateFailed {
+            request_id,
+            failure,
+        } => {
+            if let Some(slot) = slots.get_mut(&request_id) {
+                slot.status.send_modify(|s| {
+                    s.state = format!("create failed: {failure}");
+                    s.ended = true;
+                });
+            }
+        }
+        EndpointEvent::Call { call_id, event } => {
+            let Some((&id, slot)) = slots
+                .iter_mut()
+                .find(|(_, s)| s.call_id.as_ref() == Some(&call_id))
+            else {
+                return;
+            };
+            match event {
+                CallEvent::StateChanged { to, .. } => {
+                    slot.status.send_modify(|s| s.state = format!("{to:?}"));
+                }
+                CallEvent::ParticipantJoined { participant, .. } => {
+                    if let Ok(Some(roster)) = driver.roster(call_id.clone()).await {
+                        for p in roster {
+                            let (Some(id), Some(name)) = (
+                                p.id.clone(),
+                                p.identity()
+                                    .and_then(|i| i.primary())
+                                    .and_then(|i| i.display_name.clone()),
+                            ) else {
+                                continue;
+                            };
+                            slot.names.insert(id, name);
+                        }
+                    }
+                    let names: Vec<String> = slot.names.values().cloned().collect();
+                    slot.status.send_modify(|s| s.participants = names);
+                    let _ = participant;
+                    name_msis(slot);
+                }
+                CallEvent::MsiMapped { msi, participant } => {
+                    slot.msis.insert(msi.0, participant);
+                    name_msis(slot);
+                }
+                CallEvent::CallEnded { result_info, cause } => {
+                    if let Some(slot) = slots.remove(&id) {
+                        finish_call(slot, result_info, cause).await;
+                    }
+                }
+                _ => {}
+            }
+        }
+        _ => {}
+    }
+}
+
+fn name_msis(slot: &CallSlot) {
+    if let Some(recorder) = &slot.recorder {
+        for (msi, participant) in &slot.msis {
+            if let Some(name) = slot.names.get(participant) {
+                recorder.name(*msi, name.clone());
+            }
+        }
+    }
+}
+
+async fn finish_call(slot: CallSlot, result_info: Option<ResultInfo>, cause: EndCause) {
+    let receive: ReceiveReport = match slot.session {
+        Some(session) => session.close().await,
+        None => ReceiveReport::default(),
+    };
+    let files = match slot.recorder {
+        Some(recorder) => tokio::task::spawn_blocking(move || recorder.finish())
+            .await
+            .map_err(anyhow::Error::from)
+            .and_then(|r| r)
+            .unwrap_or_default(),
+        None => Default::default(),
+    };
+    let progress = slot
+        .progress
+        .lock()
+        .map(|p| (p.sources.clone(), p.first_frame_at, p.mixed_frames));
+    let (sources, first_frame, mixed_frames) = progress.unwrap_or_default();
+    let mut participants = Vec::new();
+    for (key, source) in &sources {
+        let stats = receive.sources.iter().find(|s| s.ssrc == source.ssrc);
+        let participant = source.msi.and_then(|m| slot.msis.get(&m));
+        participants.push(ParticipantReport {
+            id: participant.map(|p| p.as_str().to_string()),
+            display_name: participant.and_then(|p| slot.names.get(p).cloned()),
+            msi: source.msi,
+            ssrc: source.ssrc,
+            wav: files
+                .get(key)
+                .and_then(|f| f.file_name())
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            frames: source.frames,
+            speaking_seconds: source.speaking_frames as f64 / 50.0,
+            packets: stats.map_or(0, |s| s.jitter.packets),
+            lost: stats.map_or(0, |s| s.jitter.lost),
+            late: stats.map_or(0, |s| s.jitter.late),
+            concealed_frames: source.concealed_frames,
+            fec_recovered: stats.map_or(0, |s| s.fec_recovered),
+            jitter_ms: stats.map_or(0.0, |s| f64::from(s.jitter.jitter) / 48.0),
+        });
+    }
+    let report = CallReport {
+        call_id: slot
+            .call_id
+            .as_ref()
+            .map(|c| c.as_str().to_string())
+            .unwrap_or_default(),
+        join_url: slot.join_url.clone(),
+        join_latency_ms: first_frame.map(|t| (t - slot.started).as_secs_f64() * 1_000.0),
+        media_connected_ms: slot
+            .media_connected
+            .map(|t| (t - slot.started).as_secs_f64() * 1_000.0),
+        duration_seconds: slot.started.elapsed().as_secs_f64(),
+        mixed_wav: (mixed_frames > 0).then(|| "mixed.wav".to_string()),
+        participants,
+        end: EndReport {
+            cause: format!("{cause:?}"),
+            code: result_info.as_ref().and_then(|r| r.code),
+            subcode: result_info.as_ref().and_then(|r| r.subcode),
+            message: result_info.as_ref().and_then(|r| r.message.clone()),
+        },
+    };
+    let path = slot.dir.join("report.json");
+    let written = std::fs::create_dir_all(&slot.dir)
+        .and_then(|()| {
+            std::fs::write(
+                &path,
+                serde_json::to_vec_pretty(&report).unwrap_or_default(),
+            )
+        })
+        .is_ok();
+    slot.status.send_modify(|s| {
+        s.ended = true;
+        s.state = "terminated".into();
+        s.report = written.then(|| path.clone());
+    });
+}

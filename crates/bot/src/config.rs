@@ -1,0 +1,224 @@
+//! The bot's configuration: a TOML file, then environment variables over it.
+//!
+//! Pointing the bot at Microsoft or at the simulator is configuration only: Graph base URL,
+//! token authority, OpenID configuration URL. The app secret is never read from the file's
+//! plain text unless put there on purpose; `MEDIABOT_APP_SECRET` is the usual way.
+//!
+//! ```toml
+//! tenant_id = "contoso.onmicrosoft.com"
+//! app_id = "00000000-0000-0000-0000-000000000000"
+//! listen = "0.0.0.0:9441"
+//! public_base_url = "https://bot.contoso.com:9441"   # callbackUri and mpUri are built from it
+//! graph_base_url = "https://graph.microsoft.com"
+//! authority_url = "https://login.microsoftonline.com"
+//! openid_configuration_url = "https://api.aps.skype.com/v1/.well-known/OpenIdConfiguration"
+//! out_dir = "recordings"
+//!
+//! [media]
+//! bind_ip = "0.0.0.0"
+//! public_ip = "203.0.113.10"        # like Microsoft's InstancePublicIPAddress
+//! port_min = 49152                  # like MediaPortRange
+//! port_max = 65535
+//! ```
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use mediabot_signaling::auth::Secret;
+use serde::Deserialize;
+
+/// Everything the bot needs to run.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct BotConfig {
+    /// Tenant whose token the bot uses by default (GUID or domain).
+    pub(crate) tenant_id: String,
+    /// The bot's Microsoft App ID.
+    pub(crate) app_id: String,
+    /// The app secret (prefer `MEDIABOT_APP_SECRET`).
+    #[serde(default)]
+    pub(crate) app_secret: Option<Secret>,
+    /// Address the HTTP server (callbacks, media answers, control API) listens on.
+    #[serde(default = "default_listen")]
+    pub(crate) listen: SocketAddr,
+    /// How Graph and the media processor reach that server. `None`: `http://{listen}` (loopback
+    /// demos only — Graph requires https).
+    #[serde(default)]
+    pub(crate) public_base_url: Option<String>,
+    /// Graph's base URL.
+    #[serde(default = "default_graph")]
+    pub(crate) graph_base_url: String,
+    /// OAuth authority base.
+    #[serde(default = "default_authority")]
+    pub(crate) authority_url: String,
+    /// Where the callback JWT signing keys are announced.
+    #[serde(default = "default_openid")]
+    pub(crate) openid_configuration_url: String,
+    /// Where recordings and reports go.
+    #[serde(default = "default_out")]
+    pub(crate) out_dir: PathBuf,
+    /// Media transport settings.
+    #[serde(default)]
+    pub(crate) media: MediaSettings,
+}
+
+/// Media transport settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MediaSettings {
+    /// Interface to bind UDP media on.
+    #[serde(default = "default_bind")]
+    pub(crate) bind_ip: IpAddr,
+    /// Public IP to advertise (VMs behind 1:1 NAT).
+    #[serde(default)]
+    pub(crate) public_ip: Option<IpAddr>,
+    /// Lowest UDP port to use.
+    #[serde(default)]
+    pub(crate) port_min: Option<u16>,
+    /// Highest UDP port to use.
+    #[serde(default)]
+    pub(crate) port_max: Option<u16>,
+}
+
+impl Default for MediaSettings {
+    fn default() -> MediaSettings {
+        MediaSettings {
+            bind_ip: default_bind(),
+            public_ip: None,
+            port_min: None,
+            port_max: None,
+        }
+    }
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from((Ipv4Addr::LOCALHOST, 9441))
+}
+
+fn default_bind() -> IpAddr {
+    IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+}
+
+fn default_graph() -> String {
+    "https://graph.microsoft.com".into()
+}
+
+fn default_authority() -> String {
+    "https://login.microsoftonline.com".into()
+}
+
+fn default_openid() -> String {
+    mediabot_signaling::webhook::DEFAULT_OPENID_CONFIGURATION_URL.into()
+}
+
+fn default_out() -> PathBuf {
+    PathBuf::from("recordings")
+}
+
+impl BotConfig {
+    /// Reads `path` (if given), then applies `MEDIABOT_*` environment variables.
+    pub(crate) fn load(path: Option<&Path>) -> anyhow::Result<BotConfig> {
+        let mut text = match path {
+            Some(path) => std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?,
+            None => String::new(),
+        };
+        // Environment overrides for the scalar keys.
+        for (key, env) in [
+            ("tenant_id", "MEDIABOT_TENANT_ID"),
+            ("app_id", "MEDIABOT_APP_ID"),
+            ("public_base_url", "MEDIABOT_PUBLIC_BASE_URL"),
+            ("graph_base_url", "MEDIABOT_GRAPH_BASE_URL"),
+            ("authority_url", "MEDIABOT_AUTHORITY_URL"),
+            (
+                "openid_configuration_url",
+                "MEDIABOT_OPENID_CONFIGURATION_URL",
+            ),
+            ("listen", "MEDIABOT_LISTEN"),
+        ] {
+            if let Ok(value) = std::env::var(env) {
+                text = format!("{key} = {}\n{}", toml_string(&value), strip_key(&text, key));
+            }
+        }
+        let mut config: BotConfig = toml::from_str(&text).with_context(|| match path {
+            Some(p) => format!("parsing {}", p.display()),
+            None => "reading configuration from the environment".into(),
+        })?;
+        if let Ok(secret) = std::env::var("MEDIABOT_APP_SECRET") {
+            config.app_secret = Some(Secret::new(secret));
+        }
+        if config.app_secret.is_none() {
+            anyhow::bail!("no app secret: set MEDIABOT_APP_SECRET (or app_secret in the file)");
+        }
+        Ok(config)
+    }
+
+    /// The base URL Graph and the media processor use to reach this bot.
+    pub(crate) fn public_base(&self, bound: SocketAddr) -> String {
+        self.public_base_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{bound}"))
+            .trim_end_matches('/')
+            .to_string()
+    }
+}
+
+fn toml_string(value: &str) -> String {
+    let escaped: String = value
+        .chars()
+        .flat_map(|c| match c {
+            '"' => vec!['\\', '"'],
+            '\\' => vec!['\\', '\\'],
+            c => vec![c],
+        })
+        .collect();
+    format!("\"{escaped}\"")
+}
+
+/// Removes top-level `key = …` lines (before any table) so an environment value replaces them.
+fn strip_key(text: &str, key: &str) -> String {
+    let mut in_table = false;
+    text.lines()
+        .filter(|line| {
+            let t = line.trim_start();
+            if t.starts_with('[') {
+                in_table = true;
+            }
+            in_table || !(t.starts_with(key) && t[key.len()..].trim_start().starts_with('='))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_overrides_the_file_and_secrets_stay_redacted() {
+        let dir = std::env::temp_dir().join(format!("mediabot-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("bot.toml");
+        std::fs::write(
+            &path,
+            "tenant_id = \"file-tenant\"\napp_id = \"app\"\napp_secret = \"s3cret\"\n[media]\nport_min = 50000\n",
+        )
+        .unwrap();
+        let config = BotConfig::load(Some(&path)).unwrap();
+        assert_eq!(config.tenant_id, "file-tenant");
+        assert_eq!(config.media.port_min, Some(50_000));
+        assert!(!format!("{config:?}").contains("s3cret"));
+        assert_eq!(
+            strip_key("a = 1\nab = 2\n[t]\na = 3", "a"),
+            "ab = 2\n[t]\na = 3"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        let err = toml::from_str::<BotConfig>("tenant_id = \"t\"\napp_id = \"a\"\nbogus = 1\n")
+            .unwrap_err();
+        assert!(err.to_string().contains("bogus"), "{err}");
+    }
+}

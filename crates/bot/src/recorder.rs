@@ -1,0 +1,282 @@
+//! Recording one call: a WAV per participant, a mixed WAV, and live counters for progress and
+//! the report.
+//!
+//! A dedicated thread drains the audio thread's frame channel (so the audio thread never
+//! waits on disk). Each source's file is named by its Teams media source id while the call runs
+//! (`msi-1001.wav`) and renamed to the participant's display name when the recording finishes,
+//! because names can arrive after audio. Every file starts at receiver tick 0, so all WAVs of a
+//! call line up with each other and with `mixed.wav`; a pause becomes silence. Files are
+//! flushed every second, so a crash leaves every recording playable.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use mediabot_media::frame::{FrameFlags, PcmFormat, PcmFrame};
+use mediabot_media::speaker::frame_dbov;
+
+use crate::wav::WavSink;
+
+/// Live counters of one recorded source.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SourceProgress {
+    pub(crate) msi: Option<u32>,
+    pub(crate) ssrc: u32,
+    pub(crate) frames: u64,
+    pub(crate) speaking_frames: u64,
+    pub(crate) concealed_frames: u64,
+    pub(crate) file: PathBuf,
+}
+
+/// What the recorder knows, shared with the progress display.
+#[derive(Debug, Default)]
+pub(crate) struct Progress {
+    pub(crate) sources: BTreeMap<u32, SourceProgress>,
+    pub(crate) mixed_frames: u64,
+    pub(crate) first_frame_at: Option<Instant>,
+}
+
+enum Control {
+    Name { msi: u32, name: String },
+}
+
+/// A running recorder.
+pub(crate) struct Recorder {
+    control: Sender<Control>,
+    progress: Arc<Mutex<Progress>>,
+    join: JoinHandle<anyhow::Result<BTreeMap<u32, PathBuf>>>,
+}
+
+/// Keys a source by its MSI, or by its SSRC when it has none.
+fn key_of(frame: &PcmFrame) -> u32 {
+    frame.msi.unwrap_or(frame.ssrc)
+}
+
+struct Track {
+    sink: WavSink,
+    written: u64,
+}
+
+impl Recorder {
+    /// Starts recording `frames` into `dir`.
+    pub(crate) fn start(
+        frames: Receiver<PcmFrame>,
+        dir: &Path,
+        format: PcmFormat,
+    ) -> anyhow::Result<Recorder> {
+        std::fs::create_dir_all(dir)?;
+        let (control, control_rx) = crossbeam_channel::bounded(256);
+        let progress = Arc::new(Mutex::new(Progress::default()));
+        let shared = progress.clone();
+        let dir = dir.to_path_buf();
+        let join = std::thread::Builder::new()
+            .name("mediabot-recorder".into())
+            .spawn(move || run(frames, control_rx, &dir, format, &shared))?;
+        Ok(Recorder {
+            control,
+            progress,
+            join,
+        })
+    }
+
+    /// Names the participant behind `msi` (used for the final file name).
+    pub(crate) fn name(&self, msi: u32, name: String) {
+        let _ = self.control.try_send(Control::Name { msi, name });
+    }
+
+    /// The live counters.
+    pub(crate) fn progress(&self) -> Arc<Mutex<Progress>> {
+        self.progress.clone()
+    }
+
+    /// Waits for the frame channel to close (the audio thread ended), finalises every file and
+    /// returns the final file of each source key.
+    pub(crate) fn finish(self) -> anyhow::Result<BTreeMap<u32, PathBuf>> {
+        drop(self.control);
+        self.join
+            .join()
+            .map_err(|_| anyhow::anyhow!("recorder thread panicked"))?
+    }
+}
+
+fn run(
+    frames: Receiver<PcmFrame>,
+    control: Receiver<Control>,
+    dir: &Path,
+    format: PcmFormat,
+    progress: &Mutex<Progress>,
+) -> anyhow::Result<BTreeMap<u32, PathBuf>> {
+    let per_frame = format.frame_samples() as u64;
+    let mut tracks: BTreeMap<u32, Track> = BTreeMap::new();
+    let mut mixed: Option<Track> = None;
+    let mut names: BTreeMap<u32, String> = BTreeMap::new();
+    let zeros = vec![0i16; format.frame_samples()];
+    loop {
+        while let Ok(Control::Name { msi, name }) = control.try_recv() {
+            names.insert(msi, name);
+        }
+        let frame = match frames.recv_timeout(std::time::Duration::from_millis(200)) {
+            Ok(frame) => frame,
+            Err(RecvTimeoutError::Timeout) => continue,
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        let is_mixed = frame.flags.contains(FrameFlags::MIXED);
+        let track = if is_mixed {
+            if mixed.is_none() {
+                mixed = Some(Track {
+                    sink: WavSink::create(&dir.join("mixed.wav"), format)?,
+                    written: 0,
+                });
+            }
+            mixed.as_mut().expect("created just above")
+        } else {
+            let key = key_of(&frame);
+            if !tracks.contains_key(&key) {
+                let file = dir.join(match frame.msi {
+                    Some(msi) => format!("msi-{msi}.wav"),
+                    None => format!("ssrc-{}.wav", frame.ssrc),
+                });
+                let sink = WavSink::create(&file, format)?;
+                tracks.insert(key, Track { sink, written: 0 });
+                let mut p = progress.lock().expect("progress lock is never poisoned");
+                p.sources.insert(
+                    key,
+                    SourceProgress {
+                        msi: frame.msi,
+                        ssrc: frame.ssrc,
+                        file,
+                        ..SourceProgress::default()
+                    },
+                );
+            }
+            tracks.get_mut(&key).expect("inserted just above")
+        };
+        // Lay the frame at its tick: pad a pause with silence.
+        let at = frame.tick * per_frame;
+        while track.written < at {
+            let n = (at - track.written).min(per_frame) as usize;
+            track.sink.write(&zeros[..n])?;
+            track.written += n as u64;
+        }
+        if track.written == at {
+            track.sink.write(frame.samples())?;
+            track.written += per_frame;
+        }
+        let mut p = progress.lock().expect("progress lock is never poisoned");
+        p.first_frame_at.get_or_insert_with(Instant::now);
+        if is_mixed {
+            p.mixed_frames += 1;
+        } else if let Some(s) = p.sources.get_mut(&key_of(&frame)) {
+            s.frames += 1;
+            if frame.flags.contains(FrameFlags::CONCEALED) {
+                s.concealed_frames += 1;
+            }
+            if !frame.flags.contains(FrameFlags::SILENCE) && frame_dbov(frame.samples()) > -50.0 {
+                s.speaking_frames += 1;
+            }
+        }
+    }
+    while let Ok(Control::Name { msi, name }) = control.try_recv() {
+        names.insert(msi, name);
+    }
+    if let Some(m) = mixed {
+        m.sink.finish()?;
+    }
+    let mut files = BTreeMap::new();
+    let sources = progress
+        .lock()
+        .expect("progress lock is never poisoned")
+        .sources
+        .clone();
+    for (key, track) in tracks {
+        track.sink.finish()?;
+        let Some(source) = sources.get(&key) else {
+            continue;
+        };
+        let mut file = source.file.clone();
+        if let Some(name) = source.msi.and_then(|m| names.get(&m)) {
+            let named = dir.join(format!("{}-{}.wav", file_safe(name), key));
+            std::fs::rename(&file, &named)?;
+            file = named;
+        }
+        files.insert(key, file);
+    }
+    let mut p = progress.lock().expect("progress lock is never poisoned");
+    for (key, file) in &files {
+        if let Some(s) = p.sources.get_mut(key) {
+            s.file = file.clone();
+        }
+    }
+    Ok(files)
+}
+
+/// A display name as a file name: lower case, letters, digits and dashes.
+pub(crate) fn file_safe(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.chars() {
+        if c.is_alphanumeric() {
+            out.extend(c.to_lowercase());
+        } else if !out.ends_with('-') && !out.is_empty() {
+            out.push('-');
+        }
+    }
+    let out = out.trim_end_matches('-').to_string();
+    if out.is_empty() {
+        "participant".into()
+    } else {
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(tick: u64, msi: Option<u32>, value: i16, flags: FrameFlags) -> PcmFrame {
+        let mut f = PcmFrame::silent(9, PcmFormat::default());
+        f.tick = tick;
+        f.msi = msi;
+        f.flags = flags;
+        f.samples_mut().fill(value);
+        f
+    }
+
+    #[test]
+    fn files_line_up_on_ticks_and_take_names_at_the_end() {
+        let dir = std::env::temp_dir().join(format!("mediabot-rec-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (tx, rx) = crossbeam_channel::bounded(64);
+        let rec = Recorder::start(rx, &dir, PcmFormat::default()).unwrap();
+        tx.send(frame(2, Some(1001), 1_000, FrameFlags::empty()))
+            .unwrap();
+        tx.send(frame(2, None, 500, FrameFlags::MIXED)).unwrap();
+        tx.send(frame(5, Some(1001), 1_000, FrameFlags::empty()))
+            .unwrap();
+        rec.name(1001, "Alice Example".into());
+        drop(tx);
+        let files = rec.finish().unwrap();
+        let alice = &files[&1001];
+        assert!(
+            alice.ends_with("alice-example-1001.wav"),
+            "{}",
+            alice.display()
+        );
+        let samples: Vec<i16> = hound::WavReader::open(alice)
+            .unwrap()
+            .samples::<i16>()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(samples.len(), 6 * 320, "ticks 0..=5");
+        assert!(samples[..640].iter().all(|&s| s == 0));
+        assert!(samples[640..960].iter().all(|&s| s == 1_000));
+        assert!(
+            samples[960..1_600].iter().all(|&s| s == 0),
+            "the pause is silence"
+        );
+        assert!(dir.join("mixed.wav").exists());
+        assert_eq!(file_safe("  Ünïcode / Name!! "), "ünïcode-name");
+    }
+}
