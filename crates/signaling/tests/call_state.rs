@@ -1676,3 +1676,106 @@ fn failed_create_is_reported() {
     );
     assert!(endpoint.is_empty());
 }
+
+// ---- invariants under churn -----------------------------------------------------------------
+
+/// Every documented notification, re-addressed to `call`, in file-name order.
+fn all_notifications_for(call: &str) -> Vec<CommsNotification> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/graph-examples");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.contains("notification") && n.ends_with(".json"))
+        .collect();
+    names.sort();
+    let mut out = Vec::new();
+    for name in names {
+        let mut body = fixture_json(&name);
+        let Some(items) = body["value"].as_array_mut() else {
+            continue;
+        };
+        for item in items.iter_mut() {
+            for key in ["resourceUrl", "resource"] {
+                if let Some(url) = item[key].as_str() {
+                    let parsed = mediabot_signaling::models::ResourceRef::parse(url).unwrap();
+                    item[key] = url.replacen(parsed.call_id.as_str(), call, 1).into();
+                }
+            }
+        }
+        let batch: CommsNotifications = serde_json::from_value(body).unwrap();
+        out.extend(batch.value);
+    }
+    assert!(
+        out.len() > 60,
+        "expected the documented notifications, got {}",
+        out.len()
+    );
+    out
+}
+
+#[test]
+fn every_documented_notification_in_a_shuffled_run_keeps_the_invariants() {
+    const CALL: &str = "c0ffee00-0000-4000-8000-000000000001";
+    for seed in 1..=20u64 {
+        let mut rng = seed;
+        let mut next_random = move || {
+            rng = rng
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            rng >> 33
+        };
+        let mut notifications = all_notifications_for(CALL);
+        for i in (1..notifications.len()).rev() {
+            let j = (next_random() as usize) % (i + 1);
+            notifications.swap(i, j);
+        }
+        let t0 = Instant::now();
+        let mut now = t0;
+        let mut call = established_call(t0, CALL);
+        let mut ended = 0;
+        for notification in notifications {
+            now += Duration::from_secs(next_random() % 600);
+            if let Some(at) = call.poll_timeout()
+                && at <= now
+            {
+                call.handle_timeout(now);
+            }
+            call.handle_notification(now, notification).unwrap();
+            loop {
+                let out = drain(&mut call);
+                ended += out
+                    .events
+                    .iter()
+                    .filter(|e| matches!(e, CallEvent::CallEnded { .. }))
+                    .count();
+                if let Some(CallEvent::CallEnded { .. }) = out.events.last() {
+                    assert!(call.is_ended());
+                }
+                if out.requests.is_empty() {
+                    break;
+                }
+                for request in out.requests {
+                    let result = match next_random() % 3 {
+                        0 => Ok(GraphReply::empty(200)),
+                        1 => Err(GraphFailure::status(503)),
+                        _ => Ok(GraphReply::operation(operation(
+                            "participant-invite-one-participant-response.json",
+                        ))),
+                    };
+                    call.handle_response(now, request.id, result).unwrap();
+                }
+            }
+            // After handling time `now`, nothing may be due at or before `now`.
+            call.handle_timeout(now);
+            drain(&mut call);
+            assert!(
+                call.poll_timeout().is_none_or(|at| at > now),
+                "seed {seed}: deadline not in the future"
+            );
+        }
+        assert!(ended <= 1, "seed {seed}: CallEnded {ended} times");
+        // The documented set contains terminated notifications: every run ends the call.
+        assert_eq!(ended, 1, "seed {seed}");
+        assert_eq!(call.poll_output(), None);
+    }
+}
