@@ -20,6 +20,10 @@ BENCHES = [
     ("sample_fifo_push_pop_320", "sample queue push + pop (320 samples)"),
     ("frame_handoff_crossbeam", "frame hand-off across threads (round trip)"),
     ("full_receive_path_16k", "full receive path (parse + jitter + decode + hand-off)"),
+    ("send_path/opus_encode_48k_floor", "libopus encode 48 kHz voip 32 kbps FEC (send floor)"),
+    ("send_path/push_48k_encode_packetise", "send path: queue 48 kHz + encode + RTP"),
+    ("send_path/push_16k_encode_packetise", "send path: resample 16->48 kHz + encode + RTP"),
+    ("mixer_4_sources_16k", "mixer, 4 sources, 16 kHz"),
 ]
 
 
@@ -47,6 +51,9 @@ def main():
     print()
     print(f"full path / decode floor = {full / floor:.3f}  (target <= 1.10)")
     print(f"streams one core decodes in real time (20 ms / full path) = {20e6 / full:.0f}")
+    send = results["send_path/push_16k_encode_packetise"]
+    send_floor = results["send_path/opus_encode_48k_floor"]
+    print(f"send path (16 kHz in) / encode floor = {send / send_floor:.3f}")
 
 
 if __name__ == "__main__":

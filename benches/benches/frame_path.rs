@@ -149,8 +149,83 @@ fn fifo(c: &mut Criterion) {
     });
 }
 
+struct NullSink(u64);
+
+impl mediabot_media::send::PacketSink for NullSink {
+    fn send_rtp(&mut self, packet: &[u8]) -> bool {
+        self.0 += packet.len() as u64;
+        true
+    }
+}
+
+fn tone(rate: u32, n: usize) -> Vec<i16> {
+    (0..n)
+        .map(|i| ((i as f32 * 440.0 * std::f32::consts::TAU / rate as f32).sin() * 8_000.0) as i16)
+        .collect()
+}
+
+fn send_path(c: &mut Criterion) {
+    use mediabot_media::send::{SendConfig, outbound};
+    let mut group = c.benchmark_group("send_path");
+    // The floor of the send side: libopus encode of 20 ms at 48 kHz, voip, 32 kbps, FEC.
+    let mut encoder =
+        opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Voip).expect("encoder");
+    encoder
+        .set_bitrate(opus::Bitrate::Bits(32_000))
+        .expect("bitrate");
+    encoder.set_inband_fec(true).expect("fec");
+    let pcm48 = tone(48_000, 960);
+    let mut out = [0u8; 1_275];
+    group.bench_function("opus_encode_48k_floor", |b| {
+        b.iter(|| {
+            encoder
+                .encode(black_box(&pcm48), &mut out)
+                .expect("encodes")
+        })
+    });
+    for rate in [48_000u32, 16_000] {
+        let (mut audio, mut sender) = outbound(SendConfig::default()).expect("send path");
+        let pcm = tone(rate, rate as usize / 50);
+        let mut sink = NullSink(0);
+        group.bench_function(format!("push_{}k_encode_packetise", rate / 1_000), |b| {
+            b.iter(|| {
+                audio.push_pcm(&pcm, rate, 1).expect("pushes");
+                sender.handle_tick(&mut sink).expect("sends");
+            })
+        });
+        black_box(sink.0);
+    }
+    group.finish();
+}
+
+fn mixer(c: &mut Criterion) {
+    use mediabot_media::frame::FrameFlags;
+    use mediabot_media::mixer::Mixer;
+    let mut mixer = Mixer::new(PcmFormat::default());
+    let frames: Vec<PcmFrame> = (0..4)
+        .map(|i| {
+            let mut f = PcmFrame::silent(i, PcmFormat::default());
+            f.flags = FrameFlags::empty();
+            f.samples_mut()
+                .copy_from_slice(&tone(16_000 + i * 1_000, 320));
+            f
+        })
+        .collect();
+    c.bench_function("mixer_4_sources_16k", |b| {
+        b.iter(|| {
+            mixer.begin();
+            for f in &frames {
+                mixer.add(f);
+            }
+            mixer.finish(1, 0).map(|f| f.samples()[0])
+        })
+    });
+}
+
 criterion_group!(
     benches,
+    send_path,
+    mixer,
     rtp_parse,
     jitter_buffer,
     opus_decode,

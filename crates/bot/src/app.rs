@@ -196,6 +196,10 @@ impl App {
         };
         let router = Router::new()
             .route("/mp/{session}", post(media_answer))
+            // An answer is at most MAX_BLOB_BYTES; refuse more before reading it.
+            .layer(axum::extract::DefaultBodyLimit::max(
+                mediabot_media::session::blob::MAX_BLOB_BYTES,
+            ))
             .with_state(shared.clone())
             .merge(control_router(app.clone()))
             .merge(webhook.router());
