@@ -607,8 +607,15 @@ impl Transport {
         let queue = config.send_queue.max(1);
         let (tx, rx) = crossbeam_channel::bounded(queue);
         let wake = Arc::new(SendWake::default());
-        // One spare buffer per queue slot plus those in flight at either end.
+        // Every buffer the queue can ever need, allocated now: one per queue slot plus those in
+        // flight at either end, so `try_send` never allocates.
         let (recycle, pool) = crossbeam_channel::bounded(queue + 4);
+        for _ in 0..queue + 2 {
+            let _ = recycle.try_send(Box::new(OutPacket {
+                len: 0,
+                bytes: [0; crate::thread::MAX_DATAGRAM],
+            }));
+        }
         let configured: HashSet<u32> = config.local_streams.iter().map(|s| s.ssrc).collect();
         let send_task = tokio::spawn(send_loop(
             rx,
