@@ -823,11 +823,57 @@ impl Call {
     // ---- internals -----------------------------------------------------------------------------
 
     fn event(&mut self, event: CallEvent) {
+        self.trace(&event);
         self.outputs.push_back(Output::Event(event));
     }
 
     fn events(&mut self, events: Vec<CallEvent>) {
-        self.outputs.extend(events.into_iter().map(Output::Event));
+        for event in events {
+            self.event(event);
+        }
+    }
+
+    /// Logs the events an operator needs; ids only (no names, no addresses).
+    fn trace(&self, event: &CallEvent) {
+        let call_id = self.id.as_str();
+        match event {
+            CallEvent::StateChanged { from, to } => {
+                tracing::debug!(
+                    call_id,
+                    from = from.as_str(),
+                    to = to.as_str(),
+                    "call state"
+                )
+            }
+            CallEvent::DecisionTimedOut { .. } => {
+                tracing::warn!(call_id, "no answer/reject decision in time; default sent")
+            }
+            CallEvent::RosterGap { expected, received } => {
+                tracing::info!(call_id, expected, received, "delta roster gap")
+            }
+            CallEvent::KeepAliveFailed { failure } => {
+                tracing::warn!(call_id, %failure, "keepAlive failed")
+            }
+            CallEvent::KeepAliveOverdue { .. } => {
+                tracing::warn!(call_id, "no successful keepAlive within the limit")
+            }
+            CallEvent::RequestFailed {
+                action, failure, ..
+            } => {
+                tracing::warn!(call_id, action, %failure, "Graph request failed")
+            }
+            CallEvent::NotificationIgnored { reason } => {
+                tracing::debug!(call_id, reason, "notification ignored")
+            }
+            CallEvent::CallEnded { result_info, cause } => tracing::info!(
+                call_id,
+                code = result_info.as_ref().and_then(|r| r.code),
+                subcode = result_info.as_ref().and_then(|r| r.subcode),
+                ?cause,
+                "call ended"
+            ),
+            _ => {}
+        }
     }
 
     fn request(&mut self, action: GraphAction, pending: Pending) -> RequestId {
