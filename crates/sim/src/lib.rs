@@ -80,3 +80,5 @@ pub use scenario::{
 };
 pub use snapshot::{CallSnapshot, MeetingSnapshot, MemberSnapshot};
 
+pub mod media;
+pub use media::{HeardReport, SimMediaConfig, SimMediaProcessor};
