@@ -8,7 +8,9 @@
 //!
 //! each with the current [`Instant`], and after every input drains [`Call::poll_output`] until it
 //! returns [`Output::Timeout`] (call `handle_timeout` at that instant at the latest) or `None` (the
-//! call has ended and needs no timer). Application decisions ([`Call::answer`], [`Call::reject`],
+//! call has ended and needs no timer). A deadline is only valid until the next input: poll again
+//! after every input. A deadline returned after `handle_timeout(now)` is always later than `now`,
+//! so a driver never spins. Application decisions ([`Call::answer`], [`Call::reject`],
 //! [`Call::hang_up`], [`Call::perform`], …) are inputs too and queue their request the same way.
 //!
 //! # States
