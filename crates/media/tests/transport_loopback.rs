@@ -773,3 +773,122 @@ async fn try_send_does_not_allocate_once_warm() {
     pair.offerer.close().await.unwrap();
     pair.answerer.close().await.unwrap();
 }
+
+/// An RTP packet with a CSRC list (a mixer's output names its contributors).
+fn rtp_with_csrcs(ssrc: u32, seq: u16, csrcs: &[u32], payload: &[u8]) -> Vec<u8> {
+    let mut packet = rtp(ssrc, seq, &[]);
+    packet[0] |= csrcs.len() as u8;
+    for csrc in csrcs {
+        packet.extend_from_slice(&csrc.to_be_bytes());
+    }
+    packet.extend_from_slice(payload);
+    packet
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_local_streams_share_the_m_line_and_arrive_byte_exact() {
+    let streams = [
+        (0x7100_0001, Some(11)),
+        (0x7100_0002, Some(12)),
+        (0x7100_0003, None),
+    ];
+    let b_sink = Recorder::new();
+    let a = Transport::new(config(&streams), Recorder::new())
+        .await
+        .unwrap();
+    let b = Transport::new(config(&[]), b_sink.clone()).await.unwrap();
+    let pair = negotiate(a, b, |_| {}, |_| {}).await;
+    assert_eq!(pair.offer.streams.len(), 3);
+    connected(&pair.offerer).await;
+    connected(&pair.answerer).await;
+    let mut binds = b_sink.binds.lock().unwrap().clone();
+    binds.sort();
+    assert_eq!(binds, streams.to_vec());
+
+    let tx = pair.offerer.sender();
+    let mut sent = Vec::new();
+    for seq in 0..20u16 {
+        for (i, &(ssrc, _)) in streams.iter().enumerate() {
+            let packet = if seq % 5 == 0 {
+                rtp_with_csrcs(ssrc, seq, &[0xAAAA_0000 + i as u32, 0xBBBB], &[i as u8; 30])
+            } else {
+                rtp(ssrc, seq, &[i as u8 ^ seq as u8; 30])
+            };
+            tx.try_send(&packet).unwrap();
+            sent.push(packet);
+        }
+    }
+    // An SSRC that is not configured is refused by the send task.
+    tx.try_send(&rtp(0x7100_0009, 0, &[9; 30])).unwrap();
+    b_sink.wait_rtp(sent.len()).await;
+    wait_stats(&pair.offerer, "send task done", |s| {
+        s.rtp_sent + s.send_failed >= 61
+    })
+    .await;
+    let got: Vec<Vec<u8>> = b_sink.rtp().into_iter().map(|(_, p)| p).collect();
+    assert_eq!(
+        got, sent,
+        "every stream's packets, byte for byte, CSRCs included"
+    );
+    let stats = pair.offerer.stats();
+    assert_eq!((stats.rtp_sent, stats.send_failed), (60, 1));
+    assert_eq!(pair.answerer.stats().unknown_ssrc_packets, 0);
+    pair.offerer.close().await.unwrap();
+    pair.answerer.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authentic_rtp_from_many_undeclared_ssrcs_is_counted_not_forwarded() {
+    const DECLARED: u32 = 0x5100_0000;
+    let undeclared: Vec<u32> = (1..=32).map(|i| DECLARED + i).collect();
+    let mut streams = vec![(DECLARED, Some(1))];
+    streams.extend(undeclared.iter().map(|&s| (s, None)));
+    let b_sink = Recorder::new();
+    let a = Transport::new(config(&streams), Recorder::new())
+        .await
+        .unwrap();
+    let b = Transport::new(config(&[]), b_sink.clone()).await.unwrap();
+    // The answerer is told only about the declared stream.
+    let pair = negotiate(
+        a,
+        b,
+        |offer| offer.streams.retain(|s| s.ssrc == DECLARED),
+        |_| {},
+    )
+    .await;
+    connected(&pair.offerer).await;
+    connected(&pair.answerer).await;
+
+    let tx = pair.offerer.sender();
+    const ROUNDS: u16 = 50;
+    for seq in 0..ROUNDS {
+        for &ssrc in std::iter::once(&DECLARED).chain(&undeclared) {
+            while tx
+                .try_send(&rtp(ssrc, seq, &[(ssrc == DECLARED) as u8; 20]))
+                .is_err()
+            {
+                tokio::task::yield_now().await;
+            }
+        }
+    }
+    let flood = u64::from(ROUNDS) * undeclared.len() as u64;
+    b_sink.wait_rtp(usize::from(ROUNDS)).await;
+    wait_stats(&pair.answerer, "undeclared SSRCs counted", |s| {
+        s.unknown_ssrc_packets >= flood
+    })
+    .await;
+    let stats = pair.answerer.stats();
+    println!("answerer after 32 undeclared SSRCs: {stats:?}");
+    assert_eq!(stats.unknown_ssrc_packets, flood);
+    assert_eq!(stats.rtp_received, flood + u64::from(ROUNDS));
+    let got = b_sink.rtp();
+    assert_eq!(got.len(), usize::from(ROUNDS));
+    assert!(
+        got.iter()
+            .all(|(_, p)| ssrc_of(p) == DECLARED && p[12] == 1)
+    );
+    assert_eq!(*b_sink.binds.lock().unwrap(), vec![(DECLARED, Some(1))]);
+    assert_eq!(*pair.answerer.state().borrow(), ConnectionState::Connected);
+    pair.offerer.close().await.unwrap();
+    pair.answerer.close().await.unwrap();
+}

@@ -52,10 +52,14 @@
 //! - **SRTP authentication failures are inferred, not reported.** `srtp_rejected` =
 //!   SRTP-range datagrams handed to webrtc-rs − packets SRTP delivered: authentication
 //!   failures, replays and datagrams before the keys existed. webrtc-rs only logs them.
-//! - **One send SSRC.** webrtc-rs keeps one encoding per non-simulcast track and refuses RTP
-//!   whose SSRC is not that encoding's, so [`TransportConfig::local_streams`] holds at most one
-//!   stream; a packet with another SSRC is dropped and counted (`send_failed`). Receiving any
-//!   number of remote SSRCs on the one m-line works (the tap sees every SSRC).
+//! - **webrtc-rs sends on one SSRC per track.** It keeps one encoding per non-simulcast track
+//!   and refuses RTP of any other SSRC. To send several streams (the simulated media processor
+//!   sends one per participant) on the one m-line, the send task hands every packet to
+//!   webrtc-rs under the first local stream's SSRC (the *carrier*) with its real SSRC appended
+//!   as a CSRC, and the tap — the last interceptor before SRTP — moves it back. The wire packet
+//!   is exactly the queued one; webrtc-rs's SDP declares only the carrier (the params declare
+//!   all streams) and its sender reports count every stream under the carrier. A packet whose
+//!   SSRC is not configured, or that already has 15 CSRCs, is dropped (`send_failed`).
 //! - **The NAT 1:1 setting of webrtc-rs is a no-op in 0.21.1** (stored, never read), so a
 //!   configured public IP is applied to the params this transport emits:
 //!   [`PublicIpMode::Replace`] rewrites the host candidates' address, [`PublicIpMode::Add`]
@@ -149,8 +153,8 @@ pub struct TransportConfig {
     pub port_range: Option<RangeInclusive<u16>>,
     /// A public IP to advertise.
     pub public_ip: Option<PublicAddress>,
-    /// The SSRC this side sends (the only SSRC [`MediaSender`] can send on): at most one (see
-    /// the module's Limits). Empty for a receive-only transport.
+    /// The SSRCs this side sends (the only SSRCs [`MediaSender`] can send on). Empty for a
+    /// receive-only transport.
     pub local_streams: Vec<LocalStream>,
     /// RTCP CNAME of the local streams.
     pub cname: String,

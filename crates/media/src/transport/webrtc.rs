@@ -106,6 +106,9 @@ impl DtlsCertificate {
 /// What the tap needs, shared with the transport (which updates the known SSRCs).
 struct TapShared {
     sink: Arc<dyn PacketSink>,
+    /// The one SSRC webrtc-rs's sender accepts; the send task rides every local stream on it and
+    /// the tap restores the real SSRC (see [`send_loop`]).
+    carrier: Option<u32>,
     known: RwLock<HashSet<u32>>,
     policy: UnknownSsrcPolicy,
     origin: Instant,
@@ -187,7 +190,14 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for Tap {
         self.read.pop_front()
     }
 
-    fn handle_write(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
+    fn handle_write(&mut self, mut msg: TaggedPacket) -> Result<(), Self::Error> {
+        // The last interceptor before SRTP: give the packet its real SSRC back.
+        if let Packet::Rtp(packet) = &mut msg.message.packet
+            && Some(packet.header.ssrc) == self.shared.carrier
+            && let Some(ssrc) = packet.header.csrc.pop()
+        {
+            packet.header.ssrc = ssrc;
+        }
         self.write.push_back(msg);
         Ok(())
     }
@@ -527,19 +537,22 @@ impl Transport {
         if config.audio_codecs.is_empty() {
             return Err(TransportError::Config("no audio codec configured".into()));
         }
-        if config.local_streams.len() > 1 {
-            return Err(TransportError::Config(
-                "webrtc-rs sends on one SSRC per transport; configure at most one local stream"
-                    .into(),
-            ));
+        let mut ssrcs = HashSet::new();
+        if let Some(stream) = config.local_streams.iter().find(|s| !ssrcs.insert(s.ssrc)) {
+            return Err(TransportError::Config(format!(
+                "local SSRC {} configured twice",
+                stream.ssrc
+            )));
         }
         let certificate = match &config.certificate {
             Some(certificate) => certificate.clone(),
             None => DtlsCertificate::shared()?,
         };
         let counters = Arc::new(Counters::default());
+        let carrier = config.local_streams.first().map(|stream| stream.ssrc);
         let tap = Arc::new(TapShared {
             sink,
+            carrier,
             known: RwLock::new(HashSet::new()),
             policy: config.unknown_ssrc,
             origin: config.clock_origin.unwrap_or_else(Instant::now),
@@ -621,7 +634,7 @@ impl Transport {
             rx,
             wake.clone(),
             recycle.clone(),
-            track.clone(),
+            track.clone().zip(carrier),
             configured,
             counters.clone(),
         ));
@@ -861,16 +874,12 @@ impl Transport {
         if parsed.params.candidates.is_empty() {
             return Err(TransportError::LocalSdp("no ICE candidate gathered".into()));
         }
-        let declared: HashSet<u32> = parsed.params.streams.iter().map(|s| s.ssrc).collect();
-        if let Some(missing) = self
-            .config
-            .local_streams
-            .iter()
-            .find(|stream| !declared.contains(&stream.ssrc))
+        // webrtc-rs declares the carrier SSRC; the params declare every local stream.
+        if let Some(carrier) = self.tap.carrier
+            && !parsed.params.streams.iter().any(|s| s.ssrc == carrier)
         {
             return Err(TransportError::LocalSdp(format!(
-                "SSRC {} missing from the local SDP",
-                missing.ssrc
+                "SSRC {carrier} missing from the local SDP"
             )));
         }
         parsed.params.streams = self
@@ -983,12 +992,13 @@ fn rtp_codec(codec: &crate::session::params::AudioCodec) -> RTCRtpCodec {
     }
 }
 
-/// One local track whose encodings are the configured SSRCs (no rids: not simulcast).
+/// The local track: one encoding, the carrier SSRC (the first local stream).
 fn local_track(config: &TransportConfig) -> TrackLocalStaticRTP {
     let codec = rtp_codec(&config.audio_codecs[0]);
     let encodings = config
         .local_streams
         .iter()
+        .take(1)
         .map(|stream| RTCRtpEncodingParameters {
             rtp_coding_parameters: RTCRtpCodingParameters {
                 ssrc: Some(stream.ssrc),
@@ -1078,11 +1088,16 @@ fn is_rtcp(packet: &[u8]) -> bool {
 }
 
 /// Drains the send queue into webrtc-rs (which applies SRTP and writes to the socket).
+///
+/// webrtc-rs sends only on its track's one SSRC (the carrier). Every RTP packet therefore goes
+/// in with the carrier SSRC and its real SSRC appended as a last CSRC; the tap, the last stop
+/// before SRTP, pops that CSRC back into the SSRC. The packet on the wire is byte-for-byte the
+/// one queued. (webrtc-rs's own sender reports therefore cover all streams under the carrier.)
 async fn send_loop(
     rx: crossbeam_channel::Receiver<Box<OutPacket>>,
     wake: Arc<SendWake>,
     recycle: crossbeam_channel::Sender<Box<OutPacket>>,
-    track: Option<Arc<TrackLocalStaticRTP>>,
+    track: Option<(Arc<TrackLocalStaticRTP>, u32)>,
     configured: HashSet<u32>,
     counters: Arc<Counters>,
 ) {
@@ -1107,7 +1122,7 @@ async fn send_loop(
         let bytes = Bytes::copy_from_slice(out.data());
         // Back to the pool for the sender's next packet (dropped if the pool is full).
         let _ = recycle.try_send(out);
-        let Some(track) = &track else {
+        let Some((track, carrier)) = &track else {
             Counters::bump(&counters.send_failed);
             continue;
         };
@@ -1125,7 +1140,11 @@ async fn send_loop(
             continue;
         }
         let sent = match rtc::rtp::Packet::unmarshal(&mut buf) {
-            Ok(packet) if configured.contains(&packet.header.ssrc) => {
+            Ok(mut packet)
+                if configured.contains(&packet.header.ssrc) && packet.header.csrc.len() < 15 =>
+            {
+                packet.header.csrc.push(packet.header.ssrc);
+                packet.header.ssrc = *carrier;
                 track.write_rtp(packet).await.is_ok()
             }
             _ => false,
