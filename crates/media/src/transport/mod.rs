@@ -23,10 +23,13 @@
 //! One `PeerConnection` per transport with a single BUNDLEd audio m-line. webrtc-rs owns the
 //! socket, ICE, DTLS and SRTP. Two small hooks give this module what the public webrtc-rs API
 //! does not:
-//! - a *tap interceptor* at the application end of the interceptor chain (after the RTCP
-//!   receiver-report interceptor, which still sees every packet) receives every packet that
-//!   SRTP decrypted — including packets of SSRCs no SDP declared — forwards it to the sink and
-//!   swallows RTP there, so webrtc-rs does not also queue it for a remote-track reader;
+//! - a *tap interceptor* at the wire end of the interceptor chain receives every packet that
+//!   SRTP decrypted — including packets of SSRCs no SDP declared — and copies it to the sink
+//!   (RTP only for declared SSRCs, per [`UnknownSsrcPolicy`]); on the way out it is the last
+//!   stop before SRTP, where it restores the SSRC of multiplexed send streams (see Limits). A
+//!   second interceptor at the application end swallows inbound RTP once webrtc-rs's RTCP
+//!   receiver-report interceptor has seen it, so webrtc-rs does not also queue it for a
+//!   remote-track reader nobody runs;
 //! - a *counting runtime* wraps webrtc-rs's tokio runtime to see each UDP datagram as it leaves
 //!   the socket: it counts datagrams that look like SRTP/SRTCP (RFC 7983 first byte 128–191),
 //!   so those that never came out of decryption can be counted, and it drops SRTP-range
@@ -70,6 +73,12 @@
 //!   seen the offer, so the answerer's params come out of [`Transport::accept_offer`], not
 //!   before it. Candidates are gathered completely before params are returned (no trickle).
 //! - **`close()` emits no state event** in webrtc-rs; the transport sets `Closed` itself.
+//! - **Residual growth from an authenticated peer.** The peer that holds the DTLS keys can
+//!   still make webrtc-rs create SRTP state for every SSRC it invents (the tap itself keeps no
+//!   per-SSRC state: undeclared packets are only counted). That peer is the one we negotiated
+//!   with, so this is accepted.
+//! - **webrtc-rs's RTCP receiver reports cover one remote SSRC** (the SDP binds one stream per
+//!   m-line); RTCP for the other streams has to come from the audio threads if needed.
 
 mod sdp;
 mod webrtc;
