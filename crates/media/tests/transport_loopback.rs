@@ -892,3 +892,49 @@ async fn authentic_rtp_from_many_undeclared_ssrcs_is_counted_not_forwarded() {
     pair.offerer.close().await.unwrap();
     pair.answerer.close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_way_latency_through_both_stacks() {
+    // Both transports measure arrival from the same origin, so the sink's arrival time minus
+    // the moment `try_send` was called is the one-way latency: send queue, webrtc-rs, SRTP,
+    // UDP, SRTP, tap.
+    let origin = Instant::now();
+    let with_origin = |streams: &[(u32, Option<u32>)]| TransportConfig {
+        clock_origin: Some(origin),
+        ..config(streams)
+    };
+    let b_sink = Recorder::new();
+    let a = Transport::new(with_origin(&[(OFFERER_SSRC, None)]), Recorder::new())
+        .await
+        .unwrap();
+    let b = Transport::new(with_origin(&[]), b_sink.clone())
+        .await
+        .unwrap();
+    let pair = negotiate(a, b, |_| {}, |_| {}).await;
+    connected(&pair.offerer).await;
+    connected(&pair.answerer).await;
+
+    let tx = pair.offerer.sender();
+    let mut latencies = Vec::new();
+    for seq in 0..300u16 {
+        let packet = rtp(OFFERER_SSRC, seq, &[0x11; 120]);
+        let sent_us = origin.elapsed().as_micros() as i64;
+        tx.try_send(&packet).unwrap();
+        b_sink.wait_rtp(usize::from(seq) + 1).await;
+        let (arrival_us, bytes) = b_sink.rtp().pop().unwrap();
+        assert_eq!(bytes, packet);
+        latencies.push(arrival_us - sent_us);
+    }
+    latencies.sort_unstable();
+    let pick = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize];
+    println!(
+        "one-way latency over loopback (debug build): p50 {} us, p99 {} us, max {} us",
+        pick(0.5),
+        pick(0.99),
+        latencies[latencies.len() - 1]
+    );
+    assert!(latencies[0] >= 0, "arrival is after sending");
+    assert!(pick(0.5) < 20_000, "p50 {} us", pick(0.5));
+    pair.offerer.close().await.unwrap();
+    pair.answerer.close().await.unwrap();
+}
