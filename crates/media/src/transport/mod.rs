@@ -52,6 +52,9 @@
 //!   forged packet with a stream's SSRC and a sequence number far ahead, arriving before the
 //!   stream's first genuine packet, makes every genuine packet "too old" until the sequence
 //!   numbers catch up. An on-path attacker spoofing the peer's address is stopped by neither.
+//!   The peer's address is learnt from DTLS datagrams until `Connected`; a DTLS-looking
+//!   datagram from elsewhere in the handshake's last moments would be learnt instead, which
+//!   denies service (the real peer's SRTP is then dropped) but lets nothing in.
 //! - **SRTP authentication failures are inferred, not reported.** `srtp_rejected` =
 //!   SRTP-range datagrams handed to webrtc-rs − packets SRTP delivered: authentication
 //!   failures, replays and datagrams before the keys existed. webrtc-rs only logs them.
