@@ -272,7 +272,6 @@ fn route(
                 Err(ApiFailure::call_not_found(id))
             }
         }
-        [id, action] if m == "POST" => call_action(shared, ctx, &CallId::new(*id), action, body),
         [id, p] if m == "GET" && eq(p, "participants") => {
             list_participants(shared, ctx, &CallId::new(*id))
         }
@@ -311,6 +310,9 @@ fn route(
             "POST" => create_routing_group(shared, &CallId::new(*id), body),
             _ => Err(method_not_allowed(m)),
         },
+        [id, action] if m == "POST" && !eq(action, "audioRoutingGroups") => {
+            call_action(shared, ctx, &CallId::new(*id), action, body)
+        }
         [id, g, gid] if eq(g, "audioRoutingGroups") => {
             let (call, group) = (CallId::new(*id), AudioRoutingGroupId::new(*gid));
             match m {

@@ -1,6 +1,6 @@
 //! Shared harness: the simulator, the REAL signaling client and the REAL webhook on loopback.
 
-#![allow(dead_code, unreachable_pub)] // reason: each test binary uses a different subset
+#![allow(dead_code, unreachable_pub, missing_docs)] // reason: a test-only helper module; each test binary uses a different subset
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
