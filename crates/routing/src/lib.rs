@@ -43,6 +43,8 @@
 //! [`Output::Request`]s to send with the signaling crate's `GraphClient` (each maps onto one of
 //! its `*_audio_routing_group(s)` methods), [`Output::Event`]s for the application, then
 //! [`Output::Timeout`] (call `handle_timeout` then at the latest) or `None` (wait for input).
+//! Inputs only record what changed; the requests are worked out at the next `poll_output`, so
+//! several inputs before one drain (a roster snapshot and new routes) cost one minimal set.
 //!
 //! # Request rules
 //! * First a `GET …/audioRoutingGroups` (unless [`ReconcilerConfig::assume_empty`]), and nothing
@@ -50,9 +52,11 @@
 //! * Per group id: missing → create; present but different → one PATCH with the whole desired
 //!   object (a different `routingMode` → delete, then create); present but not wanted → delete;
 //!   equal → nothing. Owned ids only (those starting with [`ReconcilerConfig::id_prefix`]).
-//! * At most one request in flight per group. A request's answer overwrites what notifications
-//!   said meanwhile (it is newer); a list is ignored for groups with a request in flight or
-//!   changed since it was sent. Repeating an input that changes nothing sends nothing.
+//! * At most one request in flight per group; requests for different groups run concurrently
+//!   and may be answered in any order. A request's answer overwrites what notifications said
+//!   meanwhile; a list is ignored for groups with a request in flight or with an answer or
+//!   notification that arrived after the list was sent (it may have been served before them).
+//!   Repeating an input that changes nothing sends nothing.
 //! * The driver's `GraphClient` already retries 429/5xx/transport errors within its budget
 //!   (signaling's `RetryPolicy`); a failure that reaches the reconciler is retried again after
 //!   [`ReconcilerConfig::retry_base`] · 2ⁿ (capped at [`ReconcilerConfig::retry_max`]) when it is

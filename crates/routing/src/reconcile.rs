@@ -304,8 +304,11 @@ struct GroupState {
     failures: u32,
     /// After a permanent failure: the target it failed for; nothing is sent until it changes.
     parked: Option<Option<TargetGroup>>,
-    /// Request id of the last create/update/delete sent, to discard older list results.
-    last_mutation: u64,
+    /// The request counter when an answer or a notification last told us about this group. A list
+    /// sent before that (`request id < updated_at`) may predate what we know, so it is ignored
+    /// for this group: requests run concurrently, and a list sent after a create may still be
+    /// served before it.
+    updated_at: u64,
 }
 
 impl GroupState {
@@ -317,7 +320,7 @@ impl GroupState {
             retry_at: None,
             failures: 0,
             parked: None,
-            last_mutation: 0,
+            updated_at: 0,
         }
     }
 
@@ -350,6 +353,8 @@ pub struct Reconciler {
     outputs: VecDeque<Output>,
     statuses: BTreeMap<RouteName, RouteStatus>,
     converged: bool,
+    /// Inputs arrived since the last reconcile; it runs at the next `poll_output`.
+    dirty: Option<Instant>,
 }
 
 impl Reconciler {
@@ -373,6 +378,7 @@ impl Reconciler {
             outputs: VecDeque::new(),
             statuses: BTreeMap::new(),
             converged: false,
+            dirty: None,
         })
     }
 
@@ -511,6 +517,16 @@ impl Reconciler {
     /// The next output: requests and events in order, then the next retry deadline, then `None`
     /// (nothing to do until the next input).
     pub fn poll_output(&mut self) -> Option<Output> {
+        if let Some(now) = self.dirty.take() {
+            self.reconcile(now);
+            self.update_statuses();
+            let converged = self.compute_converged();
+            if converged && !self.converged {
+                self.outputs
+                    .push_back(Output::Event(RoutingEvent::Converged));
+            }
+            self.converged = converged;
+        }
         if let Some(output) = self.outputs.pop_front() {
             return Some(output);
         }
@@ -522,14 +538,18 @@ impl Reconciler {
             .map(Output::Timeout)
     }
 
-    /// True when Graph holds exactly the wanted groups and nothing is in flight or waiting.
+    /// True when Graph holds exactly the wanted groups and nothing is in flight or waiting
+    /// (as of the last drain of [`Reconciler::poll_output`]).
     pub fn is_converged(&self) -> bool {
-        self.converged
+        self.dirty.is_none() && self.compute_converged()
     }
 
     /// The status of a declared route.
     pub fn route_status(&self, name: &RouteName) -> Option<RouteStatus> {
-        self.statuses.get(name).copied()
+        self.desired
+            .iter()
+            .find(|r| r.name() == name)
+            .map(|route| self.status_of(route))
     }
 
     /// The groups the bot is the source of, for the local send-route table.
@@ -620,15 +640,10 @@ impl Reconciler {
         self.targets = targets;
     }
 
+    /// Inputs only record what changed; the requests are worked out when the driver polls, so
+    /// several inputs before a poll (a roster and new routes) cost one minimal request set.
     fn after_input(&mut self, now: Instant) {
-        self.reconcile(now);
-        self.update_statuses();
-        let converged = self.compute_converged();
-        if converged && !self.converged {
-            self.outputs
-                .push_back(Output::Event(RoutingEvent::Converged));
-        }
-        self.converged = converged;
+        self.dirty = Some(now);
     }
 
     fn next_id(&mut self) -> RequestId {
@@ -671,6 +686,11 @@ impl Reconciler {
             .collect();
         for key in keys {
             self.reconcile_group(now, &key);
+        }
+        // Forget groups that are gone and unwanted, but not while a list is in flight: their
+        // `updated_at` is what tells that list's (possibly older) view apart from ours.
+        if self.list.in_flight.is_some() {
+            return;
         }
         let targets = &self.targets;
         self.groups.retain(|key, g| {
@@ -732,9 +752,6 @@ impl Reconciler {
             },
             Op::Delete => RequestKind::Delete { id },
         };
-        if !matches!(op, Op::Get) {
-            state.last_mutation = request.0;
-        }
         state.in_flight = Some(InFlight {
             request,
             op,
@@ -757,6 +774,7 @@ impl Reconciler {
         // Applied even with a request in flight: its answer, when it comes, is newer and
         // overwrites this; if the answer is lost, this is the best knowledge there is.
         state.seen = seen;
+        state.updated_at = self.next_request;
     }
 
     fn apply_snapshot(&mut self, groups: Vec<AudioRoutingGroup>, as_of: u64) {
@@ -769,7 +787,7 @@ impl Reconciler {
             .collect();
         for (key, state) in &mut self.groups {
             let group = listed.remove(key);
-            if state.in_flight.is_some() || state.last_mutation > as_of {
+            if state.in_flight.is_some() || state.updated_at > as_of {
                 continue;
             }
             state.seen = group.map_or(Seen::Absent, Seen::Present);
@@ -838,6 +856,7 @@ impl Reconciler {
         let Some(in_flight) = state.in_flight.take_if(|f| f.request == request) else {
             return;
         };
+        state.updated_at = self.next_request;
         let id = state.id.clone();
         let mut event = None;
         match result {
@@ -945,36 +964,44 @@ impl Reconciler {
         }
     }
 
-    fn update_statuses(&mut self) {
-        let mut statuses = BTreeMap::new();
-        for route in &self.desired {
-            let mut any = false;
-            let mut failed = false;
-            let mut active = true;
-            for (key, target) in self
-                .targets
-                .iter()
-                .filter(|(_, t)| &t.route == route.name())
-            {
-                any = true;
-                let state = self.groups.get(key);
-                failed |= state.is_some_and(|g| g.parked.is_some());
-                active &= matches!(
-                    state.map(|g| &g.seen),
-                    Some(Seen::Present(observed)) if target.is_safe_subset(observed)
-                );
-            }
-            let status = if failed {
-                RouteStatus::Failed
-            } else if !any {
-                RouteStatus::Dormant
-            } else if active {
-                RouteStatus::Active
-            } else {
-                RouteStatus::Pending
-            };
-            statuses.insert(route.name().clone(), status);
+    fn status_of(&self, route: &Route) -> RouteStatus {
+        let mut any = false;
+        let mut failed = false;
+        let mut active = true;
+        for (key, target) in self
+            .targets
+            .iter()
+            .filter(|(_, t)| &t.route == route.name())
+        {
+            any = true;
+            let state = self.groups.get(key);
+            failed |= state.is_some_and(|g| {
+                g.parked
+                    .as_ref()
+                    .is_some_and(|parked_for| parked_for.as_ref() == Some(target))
+            });
+            active &= matches!(
+                state.map(|g| &g.seen),
+                Some(Seen::Present(observed)) if target.is_safe_subset(observed)
+            );
         }
+        if failed {
+            RouteStatus::Failed
+        } else if !any {
+            RouteStatus::Dormant
+        } else if active {
+            RouteStatus::Active
+        } else {
+            RouteStatus::Pending
+        }
+    }
+
+    fn update_statuses(&mut self) {
+        let statuses: BTreeMap<RouteName, RouteStatus> = self
+            .desired
+            .iter()
+            .map(|route| (route.name().clone(), self.status_of(route)))
+            .collect();
         for (route, status) in &statuses {
             if self.statuses.get(route) != Some(status) {
                 self.outputs

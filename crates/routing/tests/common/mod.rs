@@ -43,6 +43,11 @@ impl FakeGraph {
         self.faults.push((Box::new(matcher), fault));
     }
 
+    /// Drops faults no request has met yet.
+    pub(crate) fn clear_faults(&mut self) {
+        self.faults.clear();
+    }
+
     pub(crate) fn serve(&mut self, kind: &RequestKind) -> Result<RoutingReply, GraphFailure> {
         let fault = self
             .faults
