@@ -38,6 +38,22 @@
 //! See [`routing`] for the rule. Participants the bot must not hear are not fed into its
 //! streams at all; bot audio is accounted to a participant only while the rule routes it there.
 //!
+//! # Plugging it into the simulator
+//! ```no_run
+//! # async fn demo(config: mediabot_sim::SimConfig) -> Result<(), mediabot_sim::SimError> {
+//! use std::sync::Arc;
+//! use mediabot_sim::{SimMediaConfig, SimMediaProcessor, Simulator};
+//!
+//! let media = SimMediaProcessor::new(tokio::runtime::Handle::current(), SimMediaConfig::default());
+//! let sim = Simulator::start_with_media(config, Arc::new(media.clone())).await?;
+//! // Scenario participants who join after the bot get unmixed streams only if known up front.
+//! media.add_known_participants(
+//!     sim.meetings().into_iter().flat_map(|m| m.participants).map(|m| m.participant),
+//! );
+//! // … run the call; then `media.heard(&call_id, &participant_id)`, `media.report(&call_id)`.
+//! # Ok(()) }
+//! ```
+//!
 //! # Panics
 //! Nothing here panics on the bot's input (blob, answer responses, RTP): failures are recorded
 //! as [`MediaStatus::Failed`] and logged.
@@ -246,6 +262,8 @@ struct Inner {
     handle: Handle,
     config: SimMediaConfig,
     client: reqwest::Client,
+    /// Participants known up front (the config's, plus [`SimMediaProcessor::add_known_participants`]).
+    known: Mutex<Vec<SimParticipant>>,
     calls: Mutex<HashMap<CallId, CallEntry>>,
 }
 
@@ -266,11 +284,13 @@ impl SimMediaProcessor {
     /// A processor that runs its calls' tasks on `handle`.
     pub fn new(handle: Handle, config: SimMediaConfig) -> SimMediaProcessor {
         let client = config.answer_client.clone().unwrap_or_default();
+        let known = Mutex::new(config.participants.clone());
         SimMediaProcessor {
             inner: Arc::new(Inner {
                 handle,
                 config,
                 client,
+                known,
                 calls: Mutex::new(HashMap::new()),
             }),
         }
@@ -286,6 +306,23 @@ impl SimMediaProcessor {
 
     fn shared(&self, call: &CallId) -> Option<Arc<CallShared>> {
         self.lock_calls().get(call).map(|e| e.shared.clone())
+    }
+
+    /// Adds participants whose MSIs calls attached from now on should plan streams for (e.g.
+    /// the scenario's, read from `SimHandle::meetings()` once the simulator runs). A participant
+    /// already known by id is replaced.
+    pub fn add_known_participants(&self, participants: impl IntoIterator<Item = SimParticipant>) {
+        let mut known = self
+            .inner
+            .known
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for participant in participants {
+            match known.iter_mut().find(|k| k.id == participant.id) {
+                Some(slot) => *slot = participant,
+                None => known.push(participant),
+            }
+        }
     }
 
     /// Where `call`'s media stands (`None` for a call never attached, or forgotten).
@@ -350,7 +387,13 @@ impl SimMediaProcessor {
     /// The participants known up front plus those of `attach`, the latter winning.
     fn known_participants(&self, attach: &MediaAttach) -> Vec<ParticipantState> {
         let mut known: Vec<ParticipantState> = Vec::new();
-        for participant in &self.inner.config.participants {
+        let up_front = self
+            .inner
+            .known
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        for participant in &up_front {
             if participant.id != attach.bot_participant_id
                 && !known.iter().any(|k| k.info.id == participant.id)
             {
