@@ -19,7 +19,7 @@
 //!
 //! Callbacks go to each call's `callbackUri`, RS256-signed (`iss` `https://api.botframework.com`,
 //! `aud` = app id, `tid` = the call's tenant, `kid` in the JWKS) with Graph's headers, in order per
-//! call, retried on 5xx/transport errors (see [`delivery`](crate::events::DeliveryRecord)).
+//! call, retried on 5xx/transport errors, each post logged as a [`DeliveryRecord`].
 //!
 //! # Behaviour choices where the docs are silent
 //! | case | simulator answer |
@@ -37,7 +37,8 @@
 //!
 //! # Run loop, time and threads
 //! The HTTP server and every timer run on the caller's tokio runtime. State is one `World` behind
-//! one mutex (see [`engine`](crate::engine)); per-call delivery tasks post notifications. Time is real
+//! one mutex, never held across an `.await`; notifications are queued under that lock so their order
+//! matches the state changes; one delivery task per call posts them. Time is real
 //! (tokio timers); every duration is in [`SimTimings`], and [`SimTimings::fast`] shortens them for
 //! tests, which wait on [`SimEvent`]s or on the bot's webhook channel instead of sleeping.
 //!
@@ -45,6 +46,11 @@
 //! Nothing reachable from a request or a callback response panics: bodies are parsed into the
 //! `mediabot-signaling` models and refused with `400` when they do not fit. A poisoned lock is
 //! recovered rather than propagated.
+//!
+//! # Scenarios
+//! Meetings, virtual participants (tone or WAV audio), timelines, faults and quirks come from TOML;
+//! the format is documented in [`scenario`]. [`SimConfig::default`] uses the embedded
+//! `scenarios/default.toml` (Alice 440 Hz, Bob 660 Hz, Carol 880 Hz over ~15 s).
 //!
 //! # Media
 //! The simulator does not move media. It drives a [`MediaProcessor`] (see [`media_seam`]) with the
@@ -62,7 +68,7 @@ mod http_util;
 mod identity;
 mod keys;
 pub mod media_seam;
-mod scenario;
+pub mod scenario;
 mod snapshot;
 mod state;
 

@@ -280,3 +280,25 @@ async fn quirky_wire_forms_still_parse_on_the_bot_side() {
         "{wire}"
     );
 }
+
+#[tokio::test]
+async fn a_delayed_notification_arrives_no_earlier_than_its_delay() {
+    let mut h = harness().await;
+    h.sim.inject_fault(
+        FaultRule::new(FaultKind::NotificationDelay { delay_ms: 150 }, 1)
+            .on_path("/communications/calls/"),
+    );
+    let sent = std::time::Instant::now();
+    h.client.create_call(&h.join_request("m")).await.unwrap();
+    let (first, delivery) = h.next().await;
+    assert!(
+        matches!(&first.resource_data, ResourceData::Call(c) if c.state == Some(CallState::Establishing))
+    );
+    // A lower bound only: the delay is a minimum, never an exact time.
+    assert!(delivery.received_at >= sent + std::time::Duration::from_millis(150));
+    // Later notifications of the call queue behind it, in order.
+    let (second, _) = h.next().await;
+    assert!(
+        matches!(&second.resource_data, ResourceData::Call(c) if c.state == Some(CallState::Established))
+    );
+}
