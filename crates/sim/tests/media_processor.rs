@@ -551,3 +551,166 @@ async fn a_participant_who_joins_later_is_sent_until_they_leave() {
     );
     let _ = bot.session.close().await;
 }
+
+/// The whole path through the simulator: a bot joins a meeting over Graph with its blob, the
+/// simulator attaches this processor, speakers and routing groups come from the simulator's
+/// participant actions and Graph's audioRoutingGroups, and hanging up detaches the media.
+mod through_the_simulator {
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use mediabot_signaling::auth::{Secret, TokenClientConfig, TokenProvider};
+    use mediabot_signaling::client::{GraphClient, GraphClientConfig};
+    use mediabot_signaling::join_url::parse_join_url;
+    use mediabot_signaling::models::{AudioRoutingGroupId, Call, MediaConfig, Modality};
+    use mediabot_sim::{Scenario, SimConfig, Simulator, TimelineAction};
+
+    use super::*;
+
+    const SCENARIO: &str = r#"
+name = "media processor test"
+
+[[meetings]]
+key = "m"
+subject = "media"
+organizer = { name = "Olivia Organizer", id = "5810cede-f3cc-42eb-b2c1-e9bd5d53ec96" }
+thread_id = "19:meeting_bWVkaWEtcHJvY2Vzc29yLXRlc3Q@thread.v2"
+join_meeting_id = "3131000099"
+passcode = "sim123"
+
+[[meetings.participants]]
+key = "alice"
+name = "Alice"
+id = "a11ce000-0000-4000-8000-000000000001"
+tone_hz = 440.0
+msi = 1001
+
+[[meetings.participants]]
+key = "bob"
+name = "Bob"
+id = "b0b00000-0000-4000-8000-000000000002"
+tone_hz = 660.0
+msi = 1002
+"#;
+
+    async fn callback_sink() -> String {
+        let app = Router::new().route("/api/calling", post(|| async { StatusCode::ACCEPTED }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        format!("http://{addr}/api/calling")
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_bot_joining_a_simulated_meeting_gets_media_routed_by_graph_groups() {
+        let scenario =
+            Scenario::from_toml_str(SCENARIO, Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let media = processor();
+        let sim = Simulator::start_with_media(
+            SimConfig::with_scenario(scenario),
+            Arc::new(media.clone()),
+        )
+        .await
+        .unwrap();
+        let meeting = sim.meeting("m").unwrap();
+        media.add_known_participants(meeting.participants.iter().map(|m| m.participant.clone()));
+        let id_of = |key: &str| {
+            meeting
+                .participants
+                .iter()
+                .find(|m| m.participant.key == key)
+                .unwrap()
+                .participant
+                .id
+                .clone()
+        };
+
+        let mut bot = bot().await;
+        let mut token =
+            TokenClientConfig::new(sim.app_id().as_str(), Secret::new(sim.client_secret()));
+        token.authority = sim.authority_url();
+        let tokens = Arc::new(TokenProvider::new(token).unwrap());
+        let mut graph = GraphClientConfig::new(sim.tenant_id().as_str());
+        graph.base_url = sim.graph_base_url();
+        let client = GraphClient::new(graph, tokens).unwrap();
+        let mut request = Call {
+            callback_uri: Some(callback_sink().await),
+            requested_modalities: vec![Modality::Audio],
+            media_config: Some(MediaConfig::app_hosted(bot.blob.clone())),
+            ..Call::default()
+        };
+        parse_join_url(&meeting.join_url)
+            .unwrap()
+            .apply_to(&mut request, None);
+        let call = client.create_call(&request).await.unwrap().body.id.unwrap();
+
+        // The simulator attached the processor, which answered at the blob's mpUri.
+        let answer = tokio::time::timeout(WAIT, bot.answers.recv())
+            .await
+            .expect("the answer arrives at mpUri")
+            .unwrap();
+        bot.session
+            .accept_answer(&parse_answer(&answer).unwrap())
+            .await
+            .expect("bot connected");
+        let status = media
+            .wait_status(&call, WAIT, |s| *s != MediaStatus::Negotiating)
+            .await;
+        assert_eq!(status, Some(MediaStatus::Connected));
+
+        // bob speaks (a simulator participant action): the bot gets 660 Hz.
+        sim.participant_action("m", "bob", TimelineAction::SpeakStart)
+            .unwrap();
+        let ssrc = match media.report(&call).unwrap().layout {
+            Some(StreamLayout::Mixed) => MIXED_SSRC,
+            _ => ssrc_for_msi(Msi(1002)),
+        };
+        let got = collect_at_bot(&bot, move |m| m.get(&ssrc).is_some_and(|v| v.len() >= 60)).await;
+        let f = dominant_frequency(&pcm(&got[&ssrc][10..]), 16_000, 50.0, 4_000.0);
+        assert!((f - 660.0).abs() <= 2.0, "{f} Hz");
+
+        // The bot speaks to everyone, then whispers to alice through a Graph routing group.
+        bot.session
+            .outbound(0)
+            .unwrap()
+            .push_pcm(&tone(1_000.0, 30.0), 48_000, 1)
+            .unwrap();
+        let heard = |key: &str| media.heard(&call, &id_of(key)).unwrap();
+        until("both to hear the bot", || {
+            heard("alice").seconds >= 0.5 && heard("bob").seconds >= 0.5
+        })
+        .await;
+        let bot_id = sim.call(&call).unwrap().my_participant_id;
+        client
+            .create_audio_routing_group(
+                &call,
+                &AudioRoutingGroup {
+                    id: Some(AudioRoutingGroupId::new("whisper")),
+                    routing_mode: Some(RoutingMode::OneToOne),
+                    sources: vec![bot_id],
+                    receivers: vec![id_of("alice")],
+                },
+            )
+            .await
+            .unwrap();
+        until("the simulator to hand the group to the processor", || {
+            !media.routing(&call).unwrap().hears_bot(&id_of("bob"))
+        })
+        .await;
+        let bob = heard("bob");
+        let alice = heard("alice");
+        until("alice to hear 1 s more", || {
+            heard("alice").seconds >= alice.seconds + 1.0
+        })
+        .await;
+        assert_eq!(heard("bob").seconds, bob.seconds, "bob hears no more");
+
+        client.delete_call(&call).await.unwrap();
+        assert_eq!(
+            media.wait_status(&call, WAIT, MediaStatus::is_final).await,
+            Some(MediaStatus::Closed)
+        );
+        let _ = bot.session.close().await;
+        sim.shutdown();
+    }
+}
