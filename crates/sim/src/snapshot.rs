@@ -3,8 +3,8 @@
 use std::time::Instant;
 
 use mediabot_signaling::models::{
-    AudioRoutingGroup, CallDirection, CallId, CallState, CommsOperation, Msi, Participant,
-    ParticipantId, ResultInfo, TenantId,
+    AudioRoutingGroup, CallChainId, CallDirection, CallId, CallState, CommsOperation, Msi,
+    Participant, ParticipantId, ResultInfo, TenantId,
 };
 
 use crate::media_seam::SimParticipant;
@@ -59,6 +59,8 @@ pub struct CallSnapshot {
     pub state: CallState,
     /// Incoming or outgoing.
     pub direction: CallDirection,
+    /// `callChainId` (also the `X-Microsoft-Skype-Chain-ID` of its callbacks).
+    pub call_chain_id: CallChainId,
     /// Meeting key, for meeting and group calls.
     pub meeting: Option<String>,
     /// The bot's participant id.

@@ -714,6 +714,7 @@ impl World {
             id: entry.id.clone(),
             state: entry.state.clone(),
             direction: entry.direction.clone(),
+            call_chain_id: entry.chain_id.clone(),
             meeting: entry.meeting.map(|m| self.meetings[m].key.clone()),
             my_participant_id: entry.my_participant_id.clone(),
             bot_msi: entry.bot_msi,
