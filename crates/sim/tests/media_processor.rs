@@ -220,97 +220,96 @@ async fn until(what: &str, mut check: impl FnMut() -> bool) {
     }
 }
 
+async fn detach_and_wait_closed(processor: &SimMediaProcessor, call: &CallId) {
+    processor.detach(call);
+    assert_eq!(
+        processor
+            .wait_status(call, WAIT, MediaStatus::is_final)
+            .await,
+        Some(MediaStatus::Closed)
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn each_speaker_reaches_the_bot_with_its_own_pitch() {
+async fn each_speaker_reaches_the_bot_on_its_own_stream_tagged_with_its_msi() {
     let processor = processor();
     let call = CallId::new("call-speakers");
     let mut bot = bot().await;
     connect(&processor, &call, &mut bot, &[&ALICE, &BOB, &CAROL]).await;
+    let report = processor.report(&call).unwrap();
+    assert_eq!(report.layout, Some(StreamLayout::Unmixed));
+    let ssrcs: Vec<u32> = [&ALICE, &BOB, &CAROL]
+        .iter()
+        .map(|p| ssrc_for_msi(Msi(p.msi)))
+        .collect();
+    let planned: Vec<(u32, Option<Msi>)> = report.streams.iter().map(|s| (s.ssrc, s.msi)).collect();
+    assert_eq!(
+        planned,
+        vec![
+            (ssrcs[0], Some(Msi(ALICE.msi))),
+            (ssrcs[1], Some(Msi(BOB.msi))),
+            (ssrcs[2], Some(Msi(CAROL.msi)))
+        ]
+    );
+
     for person in [&ALICE, &BOB, &CAROL] {
         processor.participant_speaking(&call, &pid(person.key), true);
     }
-    let report = processor.report(&call).unwrap();
-    println!("layout {:?}, streams {:?}", report.layout, report.streams);
-    match report.layout {
-        Some(StreamLayout::Unmixed) => {
-            // One stream per speaker, attributed by the MSI in the answer's stream plan.
-            let ssrcs: Vec<u32> = [&ALICE, &BOB, &CAROL]
-                .iter()
-                .map(|p| ssrc_for_msi(Msi(p.msi)))
-                .collect();
-            let wanted = ssrcs.clone();
-            let got = collect_at_bot(&bot, move |m| {
-                wanted
-                    .iter()
-                    .all(|s| m.get(s).is_some_and(|v| v.len() >= 110))
-            })
-            .await;
-            for (person, ssrc) in [&ALICE, &BOB, &CAROL].iter().zip(ssrcs) {
-                let frames = &got[&ssrc][10..];
-                assert!(
-                    frames.iter().all(|f| f.msi == Some(person.msi)),
-                    "{}",
-                    person.key
-                );
-                let f = dominant_frequency(&pcm(frames), 16_000, 50.0, 4_000.0);
-                assert!((f - person.hz).abs() <= 2.0, "{}: {f} Hz", person.key);
-            }
-        }
-        Some(StreamLayout::Mixed) => {
-            // The transport sends one SSRC: the bot gets the mix, with every speaker in it.
-            let got =
-                collect_at_bot(&bot, |m| m.get(&MIXED_SSRC).is_some_and(|v| v.len() >= 110)).await;
-            let frames = &got[&MIXED_SSRC][10..];
-            assert!(frames.iter().all(|f| f.msi.is_none()), "the mix has no MSI");
-            let mix = pcm(frames);
-            let noise = [550.0, 770.0, 1_000.0]
-                .iter()
-                .map(|&f| power_at(&mix, 16_000, f))
-                .fold(0.0, f64::max);
-            for person in [&ALICE, &BOB, &CAROL] {
-                let p = power_at(&mix, 16_000, person.hz);
-                assert!(p > 100.0 * noise, "{}: {p} vs {noise}", person.key);
-            }
-        }
-        other => panic!("no layout: {other:?}"),
-    }
-    for person in [&ALICE, &BOB, &CAROL] {
+    let wanted = ssrcs.clone();
+    let got = collect_at_bot(&bot, move |m| {
+        wanted
+            .iter()
+            .all(|s| m.get(s).is_some_and(|v| v.len() >= 110))
+    })
+    .await;
+    for (person, ssrc) in [&ALICE, &BOB, &CAROL].iter().zip(ssrcs) {
+        let frames = &got[&ssrc][10..];
+        assert!(
+            frames.iter().all(|f| f.msi == Some(person.msi)),
+            "{}: the answer's plan tags the stream with the MSI",
+            person.key
+        );
+        let f = dominant_frequency(&pcm(frames), 16_000, 50.0, 4_000.0);
+        assert!((f - person.hz).abs() <= 2.0, "{}: {f} Hz", person.key);
         assert!(processor.sent_frames(&call, &pid(person.key)).unwrap() >= 100);
     }
-    processor.detach(&call);
-    let closed = processor
-        .wait_status(&call, WAIT, MediaStatus::is_final)
-        .await;
-    assert_eq!(closed, Some(MediaStatus::Closed));
+    detach_and_wait_closed(&processor, &call).await;
     let _ = bot.session.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_single_speaker_gets_its_own_stream_tagged_with_its_msi() {
-    let processor = processor();
-    let call = CallId::new("call-unmixed");
-    let mut bot = bot().await;
-    connect(&processor, &call, &mut bot, &[&ALICE]).await;
-    let report = processor.report(&call).unwrap();
-    assert_eq!(report.layout, Some(StreamLayout::Unmixed));
-    let ssrc = ssrc_for_msi(Msi(ALICE.msi));
-    assert_eq!(report.streams.len(), 1);
-    assert_eq!(report.streams[0].ssrc, ssrc);
-    assert_eq!(report.streams[0].msi, Some(Msi(ALICE.msi)));
-
-    processor.participant_speaking(&call, &pid("alice"), true);
-    let got = collect_at_bot(&bot, move |m| m.get(&ssrc).is_some_and(|v| v.len() >= 110)).await;
-    let frames = &got[&ssrc][10..];
-    assert!(frames.iter().all(|f| f.msi == Some(ALICE.msi)));
-    let f = dominant_frequency(&pcm(frames), 16_000, 50.0, 4_000.0);
-    assert!((f - ALICE.hz).abs() <= 2.0, "{f} Hz");
-    processor.detach(&call);
-    assert_eq!(
-        processor
-            .wait_status(&call, WAIT, MediaStatus::is_final)
-            .await,
-        Some(MediaStatus::Closed)
+async fn the_mixed_layout_carries_every_speaker_in_one_untagged_stream() {
+    let processor = SimMediaProcessor::new(
+        tokio::runtime::Handle::current(),
+        SimMediaConfig {
+            layout: StreamLayout::Mixed,
+            ..SimMediaConfig::default()
+        },
     );
+    let call = CallId::new("call-mixed");
+    let mut bot = bot().await;
+    connect(&processor, &call, &mut bot, &[&ALICE, &BOB, &CAROL]).await;
+    assert_eq!(
+        processor.report(&call).unwrap().layout,
+        Some(StreamLayout::Mixed)
+    );
+    for person in [&ALICE, &BOB, &CAROL] {
+        processor.participant_speaking(&call, &pid(person.key), true);
+    }
+    let got = collect_at_bot(&bot, |m| m.get(&MIXED_SSRC).is_some_and(|v| v.len() >= 110)).await;
+    assert_eq!(got.len(), 1, "one stream: {:?}", counts(&got));
+    let frames = &got[&MIXED_SSRC][10..];
+    assert!(frames.iter().all(|f| f.msi.is_none()), "the mix has no MSI");
+    let mix = pcm(frames);
+    let noise = [550.0, 770.0, 1_000.0]
+        .iter()
+        .map(|&f| power_at(&mix, 16_000, f))
+        .fold(0.0, f64::max);
+    for person in [&ALICE, &BOB, &CAROL] {
+        let p = power_at(&mix, 16_000, person.hz);
+        assert!(p > 100.0 * noise, "{}: {p} vs {noise}", person.key);
+    }
+    detach_and_wait_closed(&processor, &call).await;
     let _ = bot.session.close().await;
 }
 
@@ -642,6 +641,7 @@ msi = 1002
         parse_join_url(&meeting.join_url)
             .unwrap()
             .apply_to(&mut request, None);
+        let started = Instant::now();
         let call = client.create_call(&request).await.unwrap().body.id.unwrap();
 
         // The simulator attached the processor, which answered at the blob's mpUri.
@@ -657,6 +657,10 @@ msi = 1002
             .wait_status(&call, WAIT, |s| *s != MediaStatus::Negotiating)
             .await;
         assert_eq!(status, Some(MediaStatus::Connected));
+        println!(
+            "create call → media connected on both sides: {:?}",
+            started.elapsed()
+        );
 
         // bob speaks (a simulator participant action): the bot gets 660 Hz.
         sim.participant_action("m", "bob", TimelineAction::SpeakStart)

@@ -21,21 +21,25 @@
 //! # Stream layout
 //! The transport fixes its local SSRCs when it is created, so a call's send streams are declared
 //! at attach time from every participant known up front (the scenario's participants given to
-//! [`SimMediaConfig::participants`] plus those present at attach). Two layouts exist
+//! [`SimMediaConfig::participants`] or [`SimMediaProcessor::add_known_participants`], plus those
+//! present at attach). Two layouts exist
 //! ([`StreamLayout`]):
 //! - **unmixed**: one stream per participant with audio, SSRC derived from the MSI
 //!   ([`ssrc_for_msi`]) and the MSI in the answer's stream plan, so the bot attributes each
 //!   stream; a participant unknown at attach gets no stream;
 //! - **mixed**: one stream without an MSI carrying the sum of everyone the bot may hear.
 //!
-//! [`StreamLayout::Auto`] asks for unmixed when the bot's blob asks for unmixed audio and allows
-//! enough streams, and falls back to mixed when the transport refuses several local streams.
-//! **mediabot-media's transport (webrtc-rs 0.21) sends on one SSRC per transport today**, so
-//! unmixed only happens with a single participant with audio; see [`SimMediaProcessor::report`]
-//! for the layout a call got.
+//! [`StreamLayout::Auto`] picks unmixed when the bot's blob asks for unmixed audio (`unmixed` or
+//! `both`) and its `maxUnmixedStreams` covers every participant with audio, mixed otherwise; it
+//! also falls back to mixed if the transport refuses several local streams (mediabot-media's
+//! transport did, before it learnt to send several SSRCs on its one m-line).
+//! [`SimMediaProcessor::report`] tells the layout a call got. Teams' "top four active
+//! speakers" stream switching is not simulated: a call with more speakers than the bot's
+//! `maxUnmixedStreams` gets the mix.
 //!
 //! # Routing
-//! See [`routing`] for the rule. Participants the bot must not hear are not fed into its
+//! See [`routing`] for the rule. `removeFromDefaultAudioGroup` is not part of [`MediaAttach`], so
+//! it is a processor-wide setting ([`SimMediaConfig::remove_bot_from_default_audio_group`]). Participants the bot must not hear are not fed into its
 //! streams at all; bot audio is accounted to a participant only while the rule routes it there.
 //!
 //! # Plugging it into the simulator
