@@ -1,5 +1,6 @@
 //! The answer path (docs/media-blob.md, "The answer path"): the processor POSTs its answer as
-//! `application/json` to the offer's `mpUri` and expects `204 No Content`.
+//! `application/json` to the offer's `mpUri` and expects `204 No Content`. Any other `2xx` is
+//! taken as accepted too (mediabot's own endpoint, `crates/bot`, answers `200 OK`).
 
 use std::time::Duration;
 
@@ -9,7 +10,7 @@ use http::StatusCode;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum AnswerError {
-    /// The bot's endpoint answered with something other than `204`, and retrying would not
+    /// The bot's endpoint answered with something other than `2xx`, and retrying would not
     /// change that (`400`, `409`, `413`, `415`…).
     #[error("mpUri refused the answer: {status} {body}")]
     Refused {
@@ -54,7 +55,7 @@ pub(crate) async fn post_answer(
             .send()
             .await;
         match sent {
-            Ok(response) if response.status() == StatusCode::NO_CONTENT => return Ok(()),
+            Ok(response) if response.status().is_success() => return Ok(()),
             Ok(response)
                 if matches!(
                     response.status(),
