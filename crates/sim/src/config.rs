@@ -61,13 +61,14 @@ impl Default for SimTimings {
 }
 
 impl SimTimings {
-    /// Short timers for tests: 10 ms steps, 300 ms answer deadline, 400 ms keep-alive window,
-    /// 50 ms operations and lobby, 20 ms delivery retries.
+    /// Short timers for tests: 10 ms steps, 1 s answer deadline and keep-alive window (long enough
+    /// for a loaded 2-core machine to answer in time), 50 ms operations and lobby, 20 ms delivery
+    /// retries.
     pub fn fast() -> Self {
         Self {
             establish_step: Duration::from_millis(10),
-            answer_deadline: Duration::from_millis(300),
-            keepalive_window: Duration::from_millis(400),
+            answer_deadline: Duration::from_secs(1),
+            keepalive_window: Duration::from_secs(1),
             operation_completion: Duration::from_millis(50),
             lobby_admit: Duration::from_millis(50),
             token_lifetime: Duration::from_secs(3599),

@@ -125,6 +125,11 @@ impl Drop for SimHandle {
             let _ = stop.send(());
         }
         self.server.abort();
+        // Each delivery task holds the shared state, which holds the task's queue: closing the
+        // queues lets the tasks drain and end, so nothing outlives the handle.
+        for call in &mut self.shared.world().calls {
+            call.outbox = None;
+        }
     }
 }
 
