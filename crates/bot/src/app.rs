@@ -149,6 +149,8 @@ struct CallSlot {
     media_connected: Option<Instant>,
     names: HashMap<ParticipantId, String>,
     msis: HashMap<u32, ParticipantId>,
+    /// MSI → display name, shared with the speaker-event watcher.
+    msi_names: Arc<std::sync::Mutex<HashMap<u32, String>>>,
     status: watch::Sender<CallStatus>,
 }
 
@@ -399,9 +401,8 @@ async fn event_loop(
                 match result {
                     Ok(session) => {
                         slot.media_connected = Some(Instant::now());
-                        match Recorder::start(session.audio().frames(), &slot.dir, PcmFormat::default()) {
+                        match Recorder::start(session.audio().frames(), &slot.dir, PcmFormat::default(), slot.progress.clone()) {
                             Ok(recorder) => {
-                                slot.progress = recorder.progress();
                                 for (msi, participant) in &slot.msis {
                                     if let Some(name) = slot.names.get(participant) {
                                         recorder.name(*msi, name.clone());
@@ -412,9 +413,7 @@ async fn event_loop(
                             Err(e) => eprintln!("mediabot: cannot record: {e:#}"),
                         }
                         let speakers = session.audio().speaker_events();
-                        let status = slot.status.clone();
-                        let names = slot_msi_names(slot);
-                        spawn_speaker_watch(speakers, status, names);
+                        spawn_speaker_watch(speakers, slot.status.clone(), slot.msi_names.clone());
                         slot.session = Some(session);
                         slot.status.send_modify(|s| s.state = "media connected".into());
                     }
@@ -433,15 +432,6 @@ async fn event_loop(
             }
         }
     }
-}
-
-fn slot_msi_names(slot: &CallSlot) -> Arc<std::sync::Mutex<HashMap<u32, String>>> {
-    let map = slot
-        .msis
-        .iter()
-        .filter_map(|(msi, p)| slot.names.get(p).map(|n| (*msi, n.clone())))
-        .collect();
-    Arc::new(std::sync::Mutex::new(map))
 }
 
 fn spawn_speaker_watch(
@@ -512,7 +502,11 @@ async fn start_join(
         let _ = connected.send((request_id, result)).await;
     });
 
-    let dir = config.out_dir.join(format!("join-{n}"));
+    let dir = if config.single_call_dir {
+        config.out_dir.clone()
+    } else {
+        config.out_dir.join(format!("join-{n}"))
+    };
     let (status, _) = watch::channel(CallStatus {
         state: "joining".into(),
         ..CallStatus::default()
@@ -530,6 +524,7 @@ async fn start_join(
             media_connected: None,
             names: HashMap::new(),
             msis: HashMap::new(),
+            msi_names: Arc::default(),
             status,
         },
     ))
@@ -540,6 +535,7 @@ async fn handle_event(
     slots: &mut HashMap<RequestId, CallSlot>,
     event: EndpointEvent,
 ) {
+    tracing::debug!(?event, "endpoint event");
     match event {
         EndpointEvent::CallCreated {
             call_id,
@@ -609,11 +605,15 @@ async fn handle_event(
 }
 
 fn name_msis(slot: &CallSlot) {
-    if let Some(recorder) = &slot.recorder {
-        for (msi, participant) in &slot.msis {
-            if let Some(name) = slot.names.get(participant) {
-                recorder.name(*msi, name.clone());
-            }
+    for (msi, participant) in &slot.msis {
+        let Some(name) = slot.names.get(participant) else {
+            continue;
+        };
+        if let Ok(mut names) = slot.msi_names.lock() {
+            names.insert(*msi, name.clone());
+        }
+        if let Some(recorder) = &slot.recorder {
+            recorder.name(*msi, name.clone());
         }
     }
 }

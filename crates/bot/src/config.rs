@@ -61,6 +61,9 @@ pub(crate) struct BotConfig {
     /// Media transport settings.
     #[serde(default)]
     pub(crate) media: MediaSettings,
+    /// Record straight into `out_dir` instead of a folder per call (the demo's single call).
+    #[serde(skip)]
+    pub(crate) single_call_dir: bool,
 }
 
 /// Media transport settings.

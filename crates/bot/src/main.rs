@@ -8,9 +8,11 @@
 
 mod app;
 mod config;
+mod demo;
 mod recorder;
 mod replay;
 mod serve;
+mod sim;
 mod wav;
 
 use std::path::PathBuf;
@@ -45,6 +47,28 @@ enum Command {
         #[arg(long)]
         pt: Option<u8>,
     },
+    /// The main job on the embedded default: simulator + bot in one process, join the default
+    /// meeting, record every participant, hang up, write WAVs and report.json.
+    Demo {
+        /// How long to stay in the meeting.
+        #[arg(long, default_value_t = 15)]
+        seconds: u64,
+        /// Where the WAVs and report.json go.
+        #[arg(long, default_value = "out/demo")]
+        out: PathBuf,
+        /// A scenario file (TOML) instead of the embedded default.
+        #[arg(long)]
+        scenario: Option<PathBuf>,
+    },
+    /// Run the Graph + Teams simulator alone (for `mediabot serve` in another terminal).
+    Sim {
+        /// Port to listen on (127.0.0.1).
+        #[arg(long, default_value_t = 9440)]
+        port: u16,
+        /// A scenario file (TOML) instead of the embedded default.
+        #[arg(long)]
+        scenario: Option<PathBuf>,
+    },
     /// Run the bot: webhook, media, recordings, control API. Stops (hanging up) on Ctrl-C/SIGTERM.
     Serve {
         /// TOML configuration (environment variables `MEDIABOT_*` override it).
@@ -55,6 +79,14 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Logs go to stderr; `RUST_LOG=mediabot=debug,mediabot_signaling=debug` for detail.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     let result = match cli.command {
         Command::Replay {
             capture,
@@ -64,6 +96,12 @@ fn main() -> ExitCode {
             pt,
         } => replay::run(&capture, &out, rate, channels, pt),
         Command::Serve { config } => serve::run(config.as_deref()),
+        Command::Demo {
+            seconds,
+            out,
+            scenario,
+        } => demo::run(seconds, &out, scenario.as_deref()).map(|_| ()),
+        Command::Sim { port, scenario } => sim::run(port, scenario.as_deref()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -46,7 +46,6 @@ enum Control {
 /// A running recorder.
 pub(crate) struct Recorder {
     control: Sender<Control>,
-    progress: Arc<Mutex<Progress>>,
     join: JoinHandle<anyhow::Result<BTreeMap<u32, PathBuf>>>,
 }
 
@@ -61,35 +60,25 @@ struct Track {
 }
 
 impl Recorder {
-    /// Starts recording `frames` into `dir`.
+    /// Starts recording `frames` into `dir`, publishing counters into `progress`.
     pub(crate) fn start(
         frames: Receiver<PcmFrame>,
         dir: &Path,
         format: PcmFormat,
+        progress: Arc<Mutex<Progress>>,
     ) -> anyhow::Result<Recorder> {
         std::fs::create_dir_all(dir)?;
         let (control, control_rx) = crossbeam_channel::bounded(256);
-        let progress = Arc::new(Mutex::new(Progress::default()));
-        let shared = progress.clone();
         let dir = dir.to_path_buf();
         let join = std::thread::Builder::new()
             .name("mediabot-recorder".into())
-            .spawn(move || run(frames, control_rx, &dir, format, &shared))?;
-        Ok(Recorder {
-            control,
-            progress,
-            join,
-        })
+            .spawn(move || run(frames, control_rx, &dir, format, &progress))?;
+        Ok(Recorder { control, join })
     }
 
     /// Names the participant behind `msi` (used for the final file name).
     pub(crate) fn name(&self, msi: u32, name: String) {
         let _ = self.control.try_send(Control::Name { msi, name });
-    }
-
-    /// The live counters.
-    pub(crate) fn progress(&self) -> Arc<Mutex<Progress>> {
-        self.progress.clone()
     }
 
     /// Waits for the frame channel to close (the audio thread ended), finalises every file and
@@ -134,13 +123,15 @@ fn run(
             mixed.as_mut().expect("created just above")
         } else {
             let key = key_of(&frame);
-            if !tracks.contains_key(&key) {
+            if let std::collections::btree_map::Entry::Vacant(slot) = tracks.entry(key) {
                 let file = dir.join(match frame.msi {
                     Some(msi) => format!("msi-{msi}.wav"),
                     None => format!("ssrc-{}.wav", frame.ssrc),
                 });
-                let sink = WavSink::create(&file, format)?;
-                tracks.insert(key, Track { sink, written: 0 });
+                slot.insert(Track {
+                    sink: WavSink::create(&file, format)?,
+                    written: 0,
+                });
                 let mut p = progress.lock().expect("progress lock is never poisoned");
                 p.sources.insert(
                     key,
@@ -249,7 +240,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("mediabot-rec-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let (tx, rx) = crossbeam_channel::bounded(64);
-        let rec = Recorder::start(rx, &dir, PcmFormat::default()).unwrap();
+        let rec = Recorder::start(rx, &dir, PcmFormat::default(), Arc::default()).unwrap();
         tx.send(frame(2, Some(1001), 1_000, FrameFlags::empty()))
             .unwrap();
         tx.send(frame(2, None, 500, FrameFlags::MIXED)).unwrap();

@@ -189,6 +189,8 @@ pub struct JitterBuffer {
     underruns: u32,
     underrun_ticks: u32,
     ending: bool,
+    /// The last packet released was DTX: the sender said it went quiet.
+    last_was_dtx: bool,
     stats: JitterStats,
 }
 
@@ -238,6 +240,7 @@ impl JitterBuffer {
             underruns: 0,
             underrun_ticks: 0,
             ending: false,
+            last_was_dtx: false,
             stats: JitterStats::default(),
         }
     }
@@ -268,6 +271,7 @@ impl JitterBuffer {
         self.underruns = 0;
         self.underrun_ticks = 0;
         self.ending = false;
+        self.last_was_dtx = false;
         self.stats = JitterStats::default();
     }
 
@@ -444,6 +448,7 @@ impl JitterBuffer {
             let slot = &mut self.slots[idx];
             slot.present = false;
             let len = slot.len as usize;
+            self.last_was_dtx = OpusPacketInfo::is_dtx(&slot.payload[..len]);
             return Release::Packet {
                 payload: &self.slots[idx].payload[..len],
                 duration,
@@ -484,7 +489,8 @@ impl JitterBuffer {
         }
         // Nothing buffered at all.
         self.underruns += 1;
-        if self.ending || self.underruns > self.config.idle_after {
+        // After a DTX packet the sender is quiet on purpose: nothing to conceal.
+        if self.ending || self.last_was_dtx || self.underruns > self.config.idle_after {
             self.go_idle();
             return Release::Idle;
         }
@@ -509,6 +515,7 @@ impl JitterBuffer {
 
     fn go_idle(&mut self) {
         self.phase = Phase::Empty;
+        self.last_was_dtx = false;
         self.underruns = 0;
         self.underrun_ticks = 0;
         self.stretch_pending = false;
@@ -778,6 +785,19 @@ mod tests {
         jb.push(50, 50 * T, 1_000_000, &payload(50, false));
         assert_eq!(tick(&mut jb), ["idle"]);
         assert_eq!(tick(&mut jb), ["p50"]);
+    }
+
+    #[test]
+    fn a_dtx_packet_ends_the_talkspurt_without_concealment() {
+        let mut jb = buffer();
+        push(&mut jb, 0, 0);
+        jb.push(1, T, 20_000, &[9 << 3]);
+        tick(&mut jb);
+        assert_eq!(tick(&mut jb), ["p0"]);
+        jb.begin_tick();
+        assert!(matches!(jb.pop(), Release::Packet { payload: [_], .. }));
+        assert_eq!(tick(&mut jb), ["idle"]);
+        assert!(jb.is_drained());
     }
 
     #[test]

@@ -39,8 +39,9 @@ pub trait PacketSink: Send {
 pub enum IdleMode {
     /// Keep sending encoded silence every 20 ms (continuous timeline; keeps NAT bindings warm).
     Silence,
-    /// Send nothing; the timestamp keeps advancing, and the next talkspurt sets the marker bit
-    /// (RFC 3551 §4.1 discontinuous transmission).
+    /// Discontinuous transmission (RFC 3551 §4.1): when the queue runs dry, send one DTX packet
+    /// (a bare Opus TOC byte) that tells the receiver the silence is intended, then nothing;
+    /// the timestamp keeps advancing, and the next talkspurt sets the marker bit.
     Pause,
 }
 
@@ -381,13 +382,19 @@ impl Sender {
         };
         let timestamp = self.timestamp;
         self.timestamp = self.timestamp.wrapping_add(OPUS_TICKS_PER_FRAME);
-        if !has_audio && self.config.idle == IdleMode::Pause {
-            self.talking = false;
+        let dtx = !has_audio && self.config.idle == IdleMode::Pause;
+        if dtx && !self.talking {
             return Ok(());
         }
         let marker = has_audio && !self.talking;
         self.talking = has_audio;
-        let len = self.encoder.encode(&self.pcm, &mut self.encoded)?;
+        let len = if dtx {
+            // A TOC byte alone: SILK wideband, 20 ms, mono, one frame of zero length.
+            self.encoded[0] = 9 << 3;
+            1
+        } else {
+            self.encoder.encode(&self.pcm, &mut self.encoded)?
+        };
         self.packet.clear();
         RtpHeader {
             marker,

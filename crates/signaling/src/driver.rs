@@ -269,7 +269,8 @@ pub fn spawn(
         let mut endpoint = endpoint;
         let mut deliveries_open = true;
         loop {
-            // Drain everything the endpoint wants done.
+            // Drain everything the endpoint wants done, up to its next deadline (str0m style:
+            // the deadline is the last output of a drain).
             let mut next_timeout = None;
             while let Some(output) = endpoint.poll_output() {
                 match output {
@@ -286,7 +287,10 @@ pub fn spawn(
                             return;
                         }
                     }
-                    Output::Timeout(at) => next_timeout = Some(at),
+                    Output::Timeout(at) => {
+                        next_timeout = Some(at);
+                        break;
+                    }
                 }
             }
             let deadline = next_timeout
