@@ -25,7 +25,8 @@ pub struct SimTimings {
     /// How long an incoming call waits for answer/reject/redirect before it ends with `408/1106`.
     /// Default 15 s (reference §1).
     pub answer_deadline: Duration,
-    /// Inactivity after which a call without keepAlive ends with `408/8537`. Default 45 min.
+    /// Inactivity after which a call without keepAlive ends with `408/8537` (counted from the
+    /// last keepAlive, the answer, or the start of an outgoing call). Default 45 min.
     pub keepalive_window: Duration,
     /// How long a `running` operation runs before its completion notification. Default 500 ms.
     pub operation_completion: Duration,
@@ -61,14 +62,14 @@ impl Default for SimTimings {
 }
 
 impl SimTimings {
-    /// Short timers for tests: 10 ms steps, 1 s answer deadline and keep-alive window (long enough
-    /// for a loaded 2-core machine to answer in time), 50 ms operations and lobby, 20 ms delivery
-    /// retries.
+    /// Short timers for tests: 10 ms steps, 1 s answer deadline, 1.5 s keep-alive window (long
+    /// enough for a loaded 2-core machine to answer in time), 50 ms operations and lobby, 20 ms
+    /// delivery retries.
     pub fn fast() -> Self {
         Self {
             establish_step: Duration::from_millis(10),
             answer_deadline: Duration::from_secs(1),
-            keepalive_window: Duration::from_secs(1),
+            keepalive_window: Duration::from_millis(1500),
             operation_completion: Duration::from_millis(50),
             lobby_admit: Duration::from_millis(50),
             token_lifetime: Duration::from_secs(3599),

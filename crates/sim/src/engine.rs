@@ -403,7 +403,12 @@ impl Shared {
                     let Some(call) = world.live_call(&call_id) else {
                         return;
                     };
-                    world.calls[call].last_keepalive + window
+                    // An unanswered incoming call is governed by the answer deadline instead.
+                    if world.calls[call].state == CallState::Incoming {
+                        Instant::now() + window
+                    } else {
+                        world.calls[call].last_keepalive + window
+                    }
                 };
                 tokio::time::sleep_until(deadline.into()).await;
                 let Some(shared) = weak.upgrade() else { return };
@@ -412,7 +417,8 @@ impl Shared {
                     let Some(call) = world.live_call(&call_id) else {
                         return;
                     };
-                    Instant::now() >= world.calls[call].last_keepalive + window
+                    world.calls[call].state != CallState::Incoming
+                        && Instant::now() >= world.calls[call].last_keepalive + window
                 };
                 if expired {
                     tracing::info!(call = %call_id, "keep-alive window passed; ending the call");
