@@ -304,14 +304,17 @@ impl Shared {
 
     fn establish(self: &Arc<Self>, call_id: &CallId) {
         let attach = {
-            let world = self.world();
+            let mut world = self.world();
             let Some(call) = world.live_call(call_id) else {
                 return;
             };
-            let entry = &world.calls[call];
-            if entry.state != CallState::Establishing {
+            if world.calls[call].state != CallState::Establishing {
                 return;
             }
+            if let Some(meeting) = world.calls[call].meeting {
+                world.reset_for_replay(meeting);
+            }
+            let entry = &world.calls[call];
             match (&entry.blob, entry.app_hosted) {
                 (Some(blob), true) => Some(MediaAttach {
                     call_id: call_id.clone(),
@@ -474,12 +477,20 @@ impl Shared {
         state.timeline_started = true;
         let entries = state.timeline.clone();
         let key = state.key.clone();
+        let generation = state.timeline_generation;
         let weak = Arc::downgrade(self);
         tokio::spawn(async move {
             let start = tokio::time::Instant::now();
             for entry in entries {
                 tokio::time::sleep_until(start + entry.at).await;
                 let Some(shared) = weak.upgrade() else { return };
+                let current = {
+                    let world = shared.world();
+                    world.meetings[meeting].timeline_generation == generation
+                };
+                if !current {
+                    return;
+                }
                 if let Err(error) = shared.apply_action(&key, &entry.participant, entry.action) {
                     tracing::warn!(%error, "timeline entry skipped");
                 }

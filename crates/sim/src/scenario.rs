@@ -13,6 +13,7 @@
 //! passcode = "sim123"                   # default: generated
 //! lobby_for_guests = false              # a bot joining with a guest identity waits in the lobby
 //! consented = true                      # false: joins are refused with 403 / 7504
+//! replay_timeline = false               # true: a bot joining an empty meeting restarts it from the top
 //!
 //! [[meetings.participants]]
 //! key = "alice"                         # unique in the meeting; the timeline's `who`
@@ -114,6 +115,9 @@ pub struct MeetingSpec {
     pub lobby_for_guests: bool,
     /// `false`: every join is refused with `403`/`7504` (no admin consent in that tenant).
     pub consented: bool,
+    /// When a bot call is established while no other bot is in the meeting, reset the participants
+    /// to their initial state and play the timeline again (handy for repeated demo runs).
+    pub replay_timeline: bool,
     /// Virtual participants.
     pub participants: Vec<ParticipantSpec>,
     /// What happens when, relative to the first bot call being established.
@@ -134,6 +138,7 @@ impl MeetingSpec {
             passcode: None,
             lobby_for_guests: false,
             consented: true,
+            replay_timeline: false,
             participants: Vec::new(),
             timeline: Vec::new(),
         }
@@ -258,6 +263,8 @@ struct RawMeeting {
     lobby_for_guests: bool,
     #[serde(default = "yes")]
     consented: bool,
+    #[serde(default)]
+    replay_timeline: bool,
     #[serde(default)]
     participants: Vec<RawParticipant>,
     #[serde(default)]
@@ -437,6 +444,7 @@ fn convert_meeting(raw: RawMeeting, base_dir: &Path) -> Result<MeetingSpec, SimE
         passcode: raw.passcode,
         lobby_for_guests: raw.lobby_for_guests,
         consented: raw.consented,
+        replay_timeline: raw.replay_timeline,
         participants,
         timeline,
     })

@@ -61,6 +61,11 @@ pub(crate) struct MeetingState {
     pub(crate) members: Vec<Member>,
     pub(crate) timeline: Vec<TimelineEntry>,
     pub(crate) timeline_started: bool,
+    /// Bumped when the timeline restarts; a running timeline task stops when it changes.
+    pub(crate) timeline_generation: u64,
+    pub(crate) replay_timeline: bool,
+    /// `(present, muted)` of each member at registration, for replays.
+    pub(crate) initial: Vec<(bool, bool)>,
     pub(crate) sessions: Vec<(ContentSharingSessionId, ParticipantId)>,
     /// Peer-to-peer conversation: no roster notifications.
     pub(crate) p2p: bool,
@@ -431,10 +436,37 @@ impl World {
             members,
             timeline: spec.timeline.clone(),
             timeline_started: false,
+            timeline_generation: 0,
+            replay_timeline: spec.replay_timeline,
+            initial: Vec::new(),
             sessions: Vec::new(),
             p2p: false,
         });
-        Ok(self.meetings.len() - 1)
+        let meeting = self.meetings.len() - 1;
+        let state = &mut self.meetings[meeting];
+        state.initial = state.members.iter().map(|m| (m.present, m.sim.muted)).collect();
+        Ok(meeting)
+    }
+
+    /// For a replaying meeting with a finished or running timeline and no established bot call:
+    /// members back to their initial state and the timeline ready to start again.
+    pub(crate) fn reset_for_replay(&mut self, meeting: usize) {
+        let busy = self
+            .calls
+            .iter()
+            .any(|c| c.meeting == Some(meeting) && c.state == CallState::Established);
+        let state = &mut self.meetings[meeting];
+        if !state.replay_timeline || !state.timeline_started || busy {
+            return;
+        }
+        for (member, &(present, muted)) in state.members.iter_mut().zip(&state.initial) {
+            member.present = present;
+            member.sim.muted = muted;
+            member.speaking = false;
+        }
+        state.sessions.clear();
+        state.timeline_started = false;
+        state.timeline_generation += 1;
     }
 
     pub(crate) fn meeting_by_key(&self, key: &str) -> Option<usize> {

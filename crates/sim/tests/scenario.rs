@@ -293,3 +293,27 @@ async fn callbacks_are_retried_on_5xx_until_the_bot_accepts_them() {
     ));
     assert!(refused.is_err());
 }
+
+#[tokio::test]
+async fn a_replaying_meeting_restarts_its_timeline_for_the_next_bot() {
+    let mut config = SimConfig::for_tests();
+    config.timings.keepalive_window = std::time::Duration::from_secs(60);
+    let mut h = Harness::start(config).await;
+    let mut spec = MeetingSpec::new("m")
+        .with_participant(ParticipantSpec::tone("alice", "Alice", 440.0))
+        .with_participant(ParticipantSpec::tone("bob", "Bob", 660.0))
+        .at(10, "bob", TimelineAction::Leave);
+    spec.replay_timeline = true;
+    h.sim.add_meeting(spec).unwrap();
+    let roster_len = |n: mediabot_signaling::models::CommsNotification| match n.resource_data {
+        ResourceData::Participants(list) => list.len(),
+        other => panic!("{other:?}"),
+    };
+    for _ in 0..2 {
+        let id = h.join_established("m").await;
+        assert_eq!(roster_len(h.expect_roster(&id).await), 3, "bot, alice, bob");
+        assert_eq!(roster_len(h.expect_roster(&id).await), 2, "bob left");
+        h.client.delete_call(&id).await.unwrap();
+        h.expect_state(&id, CallState::Terminated).await;
+    }
+}
