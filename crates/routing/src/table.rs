@@ -245,7 +245,7 @@ impl RoutePublisher {
     /// Returns true when nothing is pending any more.
     pub fn flush(&mut self) -> bool {
         while self.returned.pop().is_ok() {
-            self.live -= 1;
+            self.live = self.live.saturating_sub(1);
         }
         let Some(table) = self.pending.take() else {
             return true;
