@@ -70,7 +70,7 @@ fn table(version: u64) -> RouteTable {
             route: RouteName::new(format!("route{stream}")).unwrap(),
             group: None,
             receivers: vec![ParticipantId::new(format!("p{stream}"))],
-            live: (stream + version as u16) % 2 == 0,
+            live: (stream + version as u16).is_multiple_of(2),
         }),
     )
     .unwrap()
