@@ -35,7 +35,8 @@ use mediabot_signaling::driver::{self, DriverHandle};
 use mediabot_signaling::endpoint::{Endpoint, EndpointEvent};
 use mediabot_signaling::join_url::parse_join_url;
 use mediabot_signaling::models::{
-    Call as GraphCall, CallId, MediaConfig, Modality, ParticipantId, ResultInfo, TenantId,
+    AnswerRequest, Call as GraphCall, CallId, MediaConfig, Modality, ParticipantId, ResultInfo,
+    TenantId,
 };
 use mediabot_signaling::webhook::{
     CallbackAuthConfig, CallbackAuthenticator, OpenIdKeySource, Webhook, WebhookConfig,
@@ -185,8 +186,12 @@ impl App {
         ));
         let (delivery_tx, delivery_rx) = mpsc::channel(256);
         let webhook = Webhook::new(WebhookConfig::default(), authenticator, clock, delivery_tx);
+        let call_config = CallConfig {
+            keep_alive_interval: Duration::from_secs(config.keep_alive_seconds.max(1)),
+            ..CallConfig::default()
+        };
         let (driver, events, _driver_task) =
-            driver::spawn(Endpoint::new(CallConfig::default()), client, delivery_rx);
+            driver::spawn(Endpoint::new(call_config), client, delivery_rx);
 
         let shared = Arc::new(Shared {
             answers: std::sync::Mutex::new(HashMap::new()),
@@ -428,6 +433,17 @@ async fn event_loop(
             }
             event = events.recv() => {
                 let Some(event) = event else { return };
+                if let EndpointEvent::Call { call_id, event: CallEvent::Incoming { .. } } = &event {
+                    if config.answer_incoming {
+                        match start_answer(&config, &base, &driver, &shared, call_id.clone(), connected_tx.clone()).await {
+                            Ok((id, slot)) => { slots.insert(id, slot); }
+                            Err(e) => eprintln!("mediabot: cannot answer {call_id}: {e:#}"),
+                        }
+                    } else {
+                        let _ = driver.reject(call_id.clone(), mediabot_signaling::models::RejectReason::Busy).await;
+                    }
+                    continue;
+                }
                 handle_event(&driver, &mut slots, event).await;
             }
         }
@@ -456,41 +472,52 @@ fn spawn_speaker_watch(
     });
 }
 
-async fn start_join(
+/// A media session offered and waiting for the media processor's answer at `/mp/{n}`.
+struct PendingMedia {
+    n: u64,
+    session: MediaSession,
+    blob: String,
+    answer: oneshot::Receiver<String>,
+}
+
+async fn offer_media(
     config: &BotConfig,
     base: &str,
-    driver: &DriverHandle,
     shared: &Arc<Shared>,
-    request: JoinRequest,
-    connected: mpsc::Sender<(RequestId, anyhow::Result<MediaSession>)>,
-) -> anyhow::Result<(RequestId, CallSlot)> {
-    let link = parse_join_url(&request.join_url).context("the join URL")?;
+) -> anyhow::Result<PendingMedia> {
     let n = NEXT_SESSION.fetch_add(1, Ordering::Relaxed);
     let mp_uri = format!("{base}/mp/{n}");
-    let (mut session, blob) = MediaSession::offer(media_config(config), &mp_uri)
+    let (session, blob) = MediaSession::offer(media_config(config), &mp_uri)
         .await
         .context("creating the media session")?;
-    let (answer_tx, answer_rx) = oneshot::channel();
+    let (answer_tx, answer) = oneshot::channel();
     shared
         .answers
         .lock()
         .expect("answers lock is never poisoned")
         .insert(n, answer_tx);
+    Ok(PendingMedia {
+        n,
+        session,
+        blob: blob.to_blob_string(),
+        answer,
+    })
+}
 
-    let mut call = GraphCall {
-        callback_uri: Some(format!("{base}/api/calling")),
-        requested_modalities: vec![Modality::Audio],
-        media_config: Some(MediaConfig::app_hosted(blob.to_blob_string())),
-        ..GraphCall::default()
-    };
-    let tenant = TenantId::new(config.tenant_id.clone());
-    link.apply_to(&mut call, Some(&tenant));
-    let started = Instant::now();
-    let request_id = driver.create_call(call).await?;
-
+/// Waits for the media processor's answer, then connects and reports back to the event loop.
+fn connect_when_answered(
+    pending: PendingMedia,
+    request_id: RequestId,
+    connected: mpsc::Sender<(RequestId, anyhow::Result<MediaSession>)>,
+) {
+    let PendingMedia {
+        mut session,
+        answer,
+        ..
+    } = pending;
     tokio::spawn(async move {
         let result = async {
-            let answer = tokio::time::timeout(Duration::from_secs(30), answer_rx)
+            let answer = tokio::time::timeout(Duration::from_secs(30), answer)
                 .await
                 .context("no media answer within 30 s")?
                 .context("media answer channel closed")?;
@@ -501,33 +528,87 @@ async fn start_join(
         .await;
         let _ = connected.send((request_id, result)).await;
     });
+}
 
+fn new_slot(config: &BotConfig, n: u64, join_url: String, started: Instant) -> CallSlot {
     let dir = if config.single_call_dir {
         config.out_dir.clone()
     } else {
-        config.out_dir.join(format!("join-{n}"))
+        config.out_dir.join(format!("call-{n}"))
     };
     let (status, _) = watch::channel(CallStatus {
         state: "joining".into(),
         ..CallStatus::default()
     });
-    Ok((
-        request_id,
-        CallSlot {
-            join_url: request.join_url,
-            call_id: None,
-            started,
-            session: None,
-            recorder: None,
-            progress: Arc::new(std::sync::Mutex::new(Progress::default())),
-            dir,
-            media_connected: None,
-            names: HashMap::new(),
-            msis: HashMap::new(),
-            msi_names: Arc::default(),
-            status,
-        },
-    ))
+    CallSlot {
+        join_url,
+        call_id: None,
+        started,
+        session: None,
+        recorder: None,
+        progress: Arc::new(std::sync::Mutex::new(Progress::default())),
+        dir,
+        media_connected: None,
+        names: HashMap::new(),
+        msis: HashMap::new(),
+        msi_names: Arc::default(),
+        status,
+    }
+}
+
+async fn start_answer(
+    config: &BotConfig,
+    base: &str,
+    driver: &DriverHandle,
+    shared: &Arc<Shared>,
+    call_id: CallId,
+    connected: mpsc::Sender<(RequestId, anyhow::Result<MediaSession>)>,
+) -> anyhow::Result<(RequestId, CallSlot)> {
+    let started = Instant::now();
+    let pending = offer_media(config, base, shared).await?;
+    let answer = AnswerRequest {
+        callback_uri: Some(format!("{base}/api/calling")),
+        accepted_modalities: vec![Modality::Audio],
+        media_config: MediaConfig::app_hosted(pending.blob.clone()),
+        participant_capacity: None,
+        call_options: None,
+    };
+    let request_id = driver.answer(call_id.clone(), answer).await?;
+    let mut slot = new_slot(config, pending.n, String::new(), started);
+    slot.call_id = Some(call_id.clone());
+    slot.status.send_modify(|s| {
+        s.call_id = Some(call_id.as_str().to_string());
+        s.state = "answering".into();
+    });
+    connect_when_answered(pending, request_id, connected);
+    Ok((request_id, slot))
+}
+
+async fn start_join(
+    config: &BotConfig,
+    base: &str,
+    driver: &DriverHandle,
+    shared: &Arc<Shared>,
+    request: JoinRequest,
+    connected: mpsc::Sender<(RequestId, anyhow::Result<MediaSession>)>,
+) -> anyhow::Result<(RequestId, CallSlot)> {
+    let link = parse_join_url(&request.join_url).context("the join URL")?;
+    let pending = offer_media(config, base, shared).await?;
+
+    let mut call = GraphCall {
+        callback_uri: Some(format!("{base}/api/calling")),
+        requested_modalities: vec![Modality::Audio],
+        media_config: Some(MediaConfig::app_hosted(pending.blob.clone())),
+        ..GraphCall::default()
+    };
+    let tenant = TenantId::new(config.tenant_id.clone());
+    link.apply_to(&mut call, Some(&tenant));
+    let started = Instant::now();
+    let request_id = driver.create_call(call).await?;
+
+    let slot = new_slot(config, pending.n, request.join_url, started);
+    connect_when_answered(pending, request_id, connected);
+    Ok((request_id, slot))
 }
 
 async fn handle_event(

@@ -64,6 +64,20 @@ pub(crate) struct BotConfig {
     /// Record straight into `out_dir` instead of a folder per call (the demo's single call).
     #[serde(skip)]
     pub(crate) single_call_dir: bool,
+    /// Answer incoming calls (with app-hosted media) instead of rejecting them.
+    #[serde(default = "default_true")]
+    pub(crate) answer_incoming: bool,
+    /// Seconds between keepAlives (Graph ends a call after 45 minutes without one).
+    #[serde(default = "default_keep_alive")]
+    pub(crate) keep_alive_seconds: u64,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_keep_alive() -> u64 {
+    15 * 60
 }
 
 /// Media transport settings.

@@ -58,22 +58,7 @@ async fn demo(seconds: u64, out: &Path, scenario: Option<&Path>) -> anyhow::Resu
         meeting.participants.len()
     );
 
-    let bot_config = BotConfig {
-        tenant_id: sim_config.tenant_id.as_str().to_string(),
-        app_id: sim_config.app_id.as_str().to_string(),
-        app_secret: Some(Secret::new(sim_config.client_secret.clone())),
-        listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-        public_base_url: None,
-        graph_base_url: sim.graph_base_url().to_string(),
-        authority_url: sim.authority_url().to_string(),
-        openid_configuration_url: sim.openid_configuration_url().to_string(),
-        out_dir: out.to_path_buf(),
-        single_call_dir: true,
-        media: MediaSettings {
-            bind_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
-            ..MediaSettings::default()
-        },
-    };
+    let bot_config = bot_config_for(&sim, out);
     let app = App::start(bot_config).await.context("starting the bot")?;
     println!(
         "bot on http://{} joining {}",
@@ -162,6 +147,29 @@ async fn demo(seconds: u64, out: &Path, scenario: Option<&Path>) -> anyhow::Resu
     }
     sim.shutdown();
     Ok(out.to_path_buf())
+}
+
+/// The bot's configuration for a simulator on loopback: its URLs, its app id and secret,
+/// media on 127.0.0.1, recordings in `out`.
+pub(crate) fn bot_config_for(sim: &mediabot_sim::SimHandle, out: &Path) -> BotConfig {
+    BotConfig {
+        tenant_id: sim.tenant_id().as_str().to_string(),
+        app_id: sim.app_id().as_str().to_string(),
+        app_secret: Some(Secret::new(sim.client_secret().to_string())),
+        listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+        public_base_url: None,
+        graph_base_url: sim.graph_base_url().to_string(),
+        authority_url: sim.authority_url().to_string(),
+        openid_configuration_url: sim.openid_configuration_url().to_string(),
+        out_dir: out.to_path_buf(),
+        single_call_dir: true,
+        answer_incoming: true,
+        keep_alive_seconds: 15 * 60,
+        media: MediaSettings {
+            bind_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            ..MediaSettings::default()
+        },
+    }
 }
 
 fn line(p: &crate::recorder::Progress) -> String {

@@ -9,6 +9,8 @@
 mod app;
 mod config;
 mod demo;
+#[cfg(test)]
+mod e2e_tests;
 mod recorder;
 mod replay;
 mod serve;

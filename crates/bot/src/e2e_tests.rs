@@ -1,0 +1,253 @@
+//! End-to-end scenarios of the whole bot (HTTP server, signaling driver, media, recorder)
+//! against the in-process simulator on loopback: real HTTP, real RS256 callbacks, real
+//! DTLS-SRTP. Every wait is on an event with a deadline that fails the test.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mediabot_sim::{
+    FaultKind, FaultRule, IncomingCall, ParticipantSpec, SimConfig, SimEvent, SimHandle,
+    SimMediaConfig, SimMediaProcessor, Simulator, TimelineAction,
+};
+use tokio::sync::watch;
+
+use crate::app::{App, CallStatus, JoinRequest};
+use crate::demo::bot_config_for;
+
+struct Rig {
+    sim: SimHandle,
+    app: App,
+    out: std::path::PathBuf,
+}
+
+async fn rig(
+    name: &str,
+    config: SimConfig,
+    tweak: impl FnOnce(&mut crate::config::BotConfig),
+) -> Rig {
+    let out = std::env::temp_dir().join(format!("mediabot-e2e-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let media =
+        SimMediaProcessor::new(tokio::runtime::Handle::current(), SimMediaConfig::default());
+    let sim = Simulator::start_with_media(config, Arc::new(media.clone()))
+        .await
+        .expect("simulator starts");
+    media.add_known_participants(
+        sim.meetings()
+            .into_iter()
+            .flat_map(|m| m.participants)
+            .map(|m| m.participant),
+    );
+    let mut bot = bot_config_for(&sim, &out);
+    tweak(&mut bot);
+    let app = App::start(bot).await.expect("bot starts");
+    Rig { sim, app, out }
+}
+
+async fn wait(
+    status: &mut watch::Receiver<CallStatus>,
+    what: &str,
+    done: impl Fn(&CallStatus) -> bool,
+) {
+    let reached = tokio::time::timeout(Duration::from_secs(15), status.wait_for(|s| done(s)))
+        .await
+        .map(|r| r.is_ok());
+    assert!(
+        reached == Ok(true),
+        "timed out waiting for {what}; last status {:?}",
+        *status.borrow()
+    );
+}
+
+async fn hang_up_and_report(
+    rig: &Rig,
+    status: &mut watch::Receiver<CallStatus>,
+) -> serde_json::Value {
+    let call_id = status.borrow().call_id.clone().expect("a call id");
+    rig.app.hang_up(call_id).await.expect("hang-up accepted");
+    wait(status, "the report", |s| s.ended && s.report.is_some()).await;
+    let path = status.borrow().report.clone().expect("report path");
+    serde_json::from_slice(&std::fs::read(path).expect("report written")).expect("report parses")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn joins_by_meeting_id_link_and_records_speakers() {
+    let rig = rig("meet-id", SimConfig::default(), |_| {}).await;
+    let meeting = rig.sim.meetings().remove(0);
+    let ticket = rig
+        .app
+        .join(JoinRequest {
+            join_url: meeting.short_join_url.clone(),
+        })
+        .await
+        .expect("join accepted");
+    let mut status = ticket.status;
+    wait(&mut status, "media", |s| s.state == "media connected").await;
+    // Wait for Alice's voice to be recorded (she speaks first in the default scenario).
+    let progress = ticket.progress.clone();
+    let heard = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let frames = progress
+                .lock()
+                .map(|p| p.sources.values().map(|s| s.speaking_frames).sum::<u64>())
+                .unwrap_or(0);
+            if frames >= 50 {
+                return;
+            }
+            status.changed().await.ok();
+        }
+    })
+    .await;
+    assert!(heard.is_ok(), "no speech recorded within 10 s");
+    let report = hang_up_and_report(&rig, &mut status).await;
+    let alice = report["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["displayName"] == "Alice")
+        .cloned()
+        .unwrap_or_else(|| panic!("Alice missing: {report:#}"));
+    assert_eq!(alice["msi"], 1001);
+    assert!(rig.out.join(alice["wav"].as_str().unwrap()).exists());
+    assert_eq!(report["end"]["cause"], "Graph");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttled_create_call_is_retried_and_the_call_proceeds() {
+    let rig = rig("throttle", SimConfig::default(), |_| {}).await;
+    let mut events = rig.sim.subscribe();
+    let mut rule = FaultRule::new(
+        FaultKind::Throttle {
+            retry_after_secs: 0.05,
+        },
+        1,
+    );
+    rule.method = Some("POST".into());
+    rule.path_contains = Some("/communications/calls".into());
+    rig.sim.inject_fault(rule);
+    let meeting = rig.sim.meetings().remove(0);
+    let ticket = rig
+        .app
+        .join(JoinRequest {
+            join_url: meeting.join_url,
+        })
+        .await
+        .expect("join accepted");
+    let mut status = ticket.status;
+    wait(&mut status, "media", |s| s.state == "media connected").await;
+    let mut saw_429 = false;
+    while let Ok(event) = events.try_recv() {
+        if let SimEvent::RequestServed { status: 429, .. } = event {
+            saw_429 = true;
+        }
+    }
+    assert!(saw_429, "the simulator throttled the create-call request");
+    let report = hang_up_and_report(&rig, &mut status).await;
+    assert!(!report["callId"].as_str().unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_incoming_call_is_answered_with_media_in_time() {
+    let rig = rig("incoming", SimConfig::default(), |_| {}).await;
+    let callback = format!("http://{}/api/calling", rig.app.local_addr);
+    let caller = ParticipantSpec::tone("dave", "Dave", 550.0);
+    let call_id = rig
+        .sim
+        .place_incoming_call(IncomingCall::peer_to_peer(callback, caller))
+        .expect("incoming call placed");
+    let established = rig
+        .sim
+        .wait_for_call_state(
+            &call_id,
+            mediabot_signaling::models::CallState::Established,
+            Duration::from_secs(15),
+        )
+        .await;
+    assert!(established, "the bot answered before the deadline");
+    let calls = rig.app.calls().await;
+    let mine = calls
+        .iter()
+        .find(|c| c.call_id.as_deref() == Some(call_id.as_str()))
+        .expect("the bot tracks the call");
+    assert!(!mine.ended);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keep_alive_keeps_the_call_past_the_inactivity_window() {
+    let mut config = SimConfig::default();
+    config.timings.keepalive_window = Duration::from_secs(3);
+    let rig = rig("keepalive", config, |bot| bot.keep_alive_seconds = 1).await;
+    let mut events = rig.sim.subscribe();
+    let meeting = rig.sim.meetings().remove(0);
+    let ticket = rig
+        .app
+        .join(JoinRequest {
+            join_url: meeting.join_url,
+        })
+        .await
+        .expect("join accepted");
+    let mut status = ticket.status;
+    wait(&mut status, "media", |s| s.state == "media connected").await;
+    // Count keepAlives until five have been served: that is past the 3 s window.
+    let served = tokio::time::timeout(Duration::from_secs(15), async {
+        let mut n = 0;
+        while n < 5 {
+            if let Ok(SimEvent::RequestServed { path, status, .. }) = events.recv().await {
+                if path.ends_with("/keepAlive") && status == 200 {
+                    n += 1;
+                }
+            }
+        }
+    })
+    .await;
+    assert!(served.is_ok(), "the bot sent keepAlives every second");
+    assert!(
+        !status.borrow().ended,
+        "the call is still up: {:?}",
+        *status.borrow()
+    );
+    let report = hang_up_and_report(&rig, &mut status).await;
+    assert_eq!(report["end"]["cause"], "Graph");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_callback_is_rejected_and_the_call_state_is_untouched() {
+    let rig = rig("forged", SimConfig::default(), |_| {}).await;
+    let meeting = rig.sim.meetings().remove(0);
+    let ticket = rig
+        .app
+        .join(JoinRequest {
+            join_url: meeting.join_url,
+        })
+        .await
+        .expect("join accepted");
+    let mut status = ticket.status;
+    wait(&mut status, "media", |s| s.state == "media connected").await;
+    // The next notification is signed with a key the JWKS does not publish.
+    let mut events = rig.sim.subscribe();
+    rig.sim
+        .inject_fault(FaultRule::new(FaultKind::ForgedSignature, 1));
+    rig.sim
+        .participant_action(&meeting.key, "alice", TimelineAction::Mute)
+        .expect("mute alice");
+    let rejected = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            if let Ok(SimEvent::NotificationDelivered(record)) = events.recv().await {
+                if record.forged
+                    && matches!(
+                        record.outcome,
+                        mediabot_sim::DeliveryOutcome::Rejected { status: 401 }
+                    )
+                {
+                    return;
+                }
+            }
+        }
+    })
+    .await;
+    assert!(
+        rejected.is_ok(),
+        "the bot answered the forged callback with 401"
+    );
+    assert!(!status.borrow().ended);
+}
