@@ -192,10 +192,11 @@ async fn keep_alive_keeps_the_call_past_the_inactivity_window() {
     let served = tokio::time::timeout(Duration::from_secs(15), async {
         let mut n = 0;
         while n < 5 {
-            if let Ok(SimEvent::RequestServed { path, status, .. }) = events.recv().await {
-                if path.ends_with("/keepAlive") && status == 200 {
-                    n += 1;
-                }
+            if let Ok(SimEvent::RequestServed { path, status, .. }) = events.recv().await
+                && path.ends_with("/keepAlive")
+                && status == 200
+            {
+                n += 1;
             }
         }
     })
@@ -232,15 +233,14 @@ async fn a_forged_callback_is_rejected_and_the_call_state_is_untouched() {
         .expect("mute alice");
     let rejected = tokio::time::timeout(Duration::from_secs(10), async {
         loop {
-            if let Ok(SimEvent::NotificationDelivered(record)) = events.recv().await {
-                if record.forged
-                    && matches!(
-                        record.outcome,
-                        mediabot_sim::DeliveryOutcome::Rejected { status: 401 }
-                    )
-                {
-                    return;
-                }
+            if let Ok(SimEvent::NotificationDelivered(record)) = events.recv().await
+                && record.forged
+                && matches!(
+                    record.outcome,
+                    mediabot_sim::DeliveryOutcome::Rejected { status: 401 }
+                )
+            {
+                return;
             }
         }
     })
