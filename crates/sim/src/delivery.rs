@@ -189,12 +189,13 @@ async fn post(shared: &Arc<Shared>, item: &Outgoing) {
             exp: now + CALLBACK_TOKEN_LIFETIME_SECS,
             tid: item.tenant_id.as_str(),
         };
-        let key = if item.forged {
-            &shared.keys.forger
+        let keys = &shared.keys;
+        let signed = if item.forged {
+            keys.token.sign_as(&claims, keys.callback.kid())
         } else {
-            &shared.keys.callback
+            keys.callback.sign(&claims)
         };
-        let token = match key.sign(&claims) {
+        let token = match signed {
             Ok(token) => token,
             Err(error) => {
                 break DeliveryOutcome::Failed {

@@ -1,5 +1,5 @@
-//! RSA signing keys: one for callback JWTs (published in the JWKS), one for access tokens, and an
-//! unpublished one for forged callbacks.
+//! RSA signing keys: one for callback JWTs (published in the JWKS) and one for access tokens
+//! (never published; it also signs forged callbacks).
 
 use std::fmt;
 
@@ -61,10 +61,19 @@ impl SigningKey {
 
     /// Signs `claims` as an RS256 JWT with this key's `kid`.
     pub(crate) fn sign<T: Serialize>(&self, claims: &T) -> Result<String, SimError> {
+        self.sign_as(claims, &self.kid)
+    }
+
+    /// Signs `claims` with this key but names another key's `kid` (a forgery).
+    pub(crate) fn sign_as<T: Serialize>(&self, claims: &T, kid: &str) -> Result<String, SimError> {
         let mut header = Header::new(Algorithm::RS256);
-        header.kid = Some(self.kid.clone());
+        header.kid = Some(kid.to_owned());
         header.typ = Some("JWT".to_owned());
         jsonwebtoken::encode(&header, claims, &self.encoding).map_err(SimError::Sign)
+    }
+
+    pub(crate) fn kid(&self) -> &str {
+        &self.kid
     }
 
     pub(crate) fn decoding(&self) -> &DecodingKey {
@@ -81,10 +90,9 @@ impl SigningKey {
 pub(crate) struct Keys {
     /// Signs callbacks; published at the JWKS URL.
     pub(crate) callback: SigningKey,
-    /// Signs access tokens from the token endpoint; never published.
+    /// Signs access tokens from the token endpoint, and forged callbacks (fault injection) under
+    /// the callback key's `kid`; never published.
     pub(crate) token: SigningKey,
-    /// Signs forged callbacks (fault injection); never published.
-    pub(crate) forger: SigningKey,
 }
 
 impl Keys {
@@ -92,7 +100,6 @@ impl Keys {
         Ok(Self {
             callback: SigningKey::generate("sim-callback-1")?,
             token: SigningKey::generate("sim-token-1")?,
-            forger: SigningKey::generate("sim-callback-1")?,
         })
     }
 
