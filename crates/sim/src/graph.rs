@@ -1135,11 +1135,11 @@ fn invite(shared: &Arc<Shared>, ctx: &Ctx, call_id: &CallId, body: &[u8]) -> Api
             };
             let wanted = identity.primary().and_then(|i| i.id.clone());
             let existing = world.meetings[meeting].members.iter().position(|m| {
-                !m.present
-                    && wanted.is_some()
-                    && m.sim.identity.primary().and_then(|i| i.id.clone()) == wanted
+                wanted.is_some() && m.sim.identity.primary().and_then(|i| i.id.clone()) == wanted
             });
             match existing {
+                // Already in the meeting: nothing changes.
+                Some(member) if world.meetings[meeting].members[member].present => {}
                 Some(member) => effects.extend(crate::engine::apply_member_action(
                     world,
                     meeting,
