@@ -1389,3 +1389,53 @@ fn get_operation(shared: &Shared, call_id: &CallId, operation: &OperationId) -> 
     }
     Ok(reply)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn create_bodies_parse_with_or_without_odata_type_and_empty_bodies_default() {
+        let bare: Call = parse(
+            br##"{"callbackUri":"https://bot.contoso.com/callback","requestedModalities":["audio"],
+                "mediaConfig":{"@odata.type":"#microsoft.graph.appHostedMediaConfig","blob":"{}"}}"##,
+        )
+        .unwrap();
+        assert_eq!(
+            bare.media_config.as_ref().and_then(MediaConfig::blob),
+            Some("{}")
+        );
+        let typed: Call =
+            parse(br##"{"@odata.type":"#microsoft.graph.call","callbackUri":"https://x"}"##)
+                .unwrap();
+        assert_eq!(typed.callback_uri.as_deref(), Some("https://x"));
+        let empty: ClientContextBody = parse(b"").unwrap();
+        assert_eq!(empty.client_context, None);
+        let broken = parse::<Call>(b"{not json").unwrap_err();
+        assert_eq!(broken.status, StatusCode::BAD_REQUEST);
+        assert!(broken.message.starts_with("The request body is invalid"));
+    }
+
+    #[test]
+    fn callback_uris_must_be_https_or_loopback_http_when_allowed() {
+        let mut config = SimConfig::for_tests();
+        for ok in [
+            "https://bot.contoso.com/cb",
+            "http://127.0.0.1:9/cb",
+            "http://[::1]:9/cb",
+            "http://localhost/cb",
+        ] {
+            assert!(check_callback_uri(&config, ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://bot.contoso.com/cb",
+            "ftp://127.0.0.1/cb",
+            "not a url",
+        ] {
+            assert!(check_callback_uri(&config, bad).is_err(), "{bad}");
+        }
+        config.allow_http_loopback_callbacks = false;
+        assert!(check_callback_uri(&config, "http://127.0.0.1:9/cb").is_err());
+        assert!(check_callback_uri(&config, "https://127.0.0.1:9/cb").is_ok());
+    }
+}
