@@ -113,8 +113,31 @@ pub(crate) struct CallStatus {
     pub(crate) report: Option<PathBuf>,
 }
 
+/// What the bot should say in a call.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct SpeakRequest {
+    /// A sine tone of this frequency (Hz)…
+    #[serde(default)]
+    pub(crate) tone_hz: Option<f64>,
+    /// …for this long.
+    #[serde(default = "default_speak_seconds")]
+    pub(crate) seconds: f64,
+    /// Or a 16-bit PCM WAV file on the bot's machine.
+    #[serde(default)]
+    pub(crate) wav: Option<PathBuf>,
+    /// Drop whatever is still queued first (barge-in).
+    #[serde(default)]
+    pub(crate) clear: bool,
+}
+
+fn default_speak_seconds() -> f64 {
+    2.0
+}
+
 enum AppCommand {
     Join(JoinRequest, oneshot::Sender<anyhow::Result<JoinTicket>>),
+    Speak(String, SpeakRequest, oneshot::Sender<anyhow::Result<()>>),
     Calls(oneshot::Sender<Vec<CallStatus>>),
     HangUp(String, oneshot::Sender<anyhow::Result<()>>),
     HangUpAll(oneshot::Sender<()>),
@@ -241,6 +264,17 @@ impl App {
             .map_err(|_| anyhow::anyhow!("the bot has stopped"))?
     }
 
+    /// Makes the bot speak in a call (tone or WAV), optionally clearing queued audio first.
+    pub(crate) async fn speak(&self, call_id: String, request: SpeakRequest) -> anyhow::Result<()> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(AppCommand::Speak(call_id, request, tx))
+            .await
+            .map_err(|_| anyhow::anyhow!("the bot has stopped"))?;
+        rx.await
+            .map_err(|_| anyhow::anyhow!("the bot has stopped"))?
+    }
+
     /// Hangs up every call (graceful shutdown).
     pub(crate) async fn hang_up_all(&self) {
         let (tx, rx) = oneshot::channel();
@@ -307,6 +341,19 @@ fn control_router(app: App) -> Router {
         .route(
             "/control/calls",
             get(|State(app): State<App>| async move { axum::Json(app.calls().await) }),
+        )
+        .route(
+            "/control/calls/{id}/speak",
+            post(
+                |State(app): State<App>,
+                 AxumPath(id): AxumPath<String>,
+                 body: axum::Json<SpeakRequest>| async move {
+                    match app.speak(id, body.0).await {
+                        Ok(()) => (StatusCode::ACCEPTED, String::new()),
+                        Err(e) => (StatusCode::BAD_REQUEST, format!("{e:#}")),
+                    }
+                },
+            ),
         )
         .route(
             "/control/calls/{id}/hangup",
@@ -382,6 +429,14 @@ async fn event_loop(
                         Err(e) => { let _ = reply.send(Err(e)); }
                     }
                 }
+                AppCommand::Speak(id, request, reply) => {
+                    let slot = slots.values_mut().find(|s| s.call_id.as_ref().is_some_and(|c| c.as_str() == id));
+                    let result = match slot {
+                        Some(slot) => speak(slot, request),
+                        None => Err(anyhow::anyhow!("no call {id}")),
+                    };
+                    let _ = reply.send(result);
+                }
                 AppCommand::Calls(reply) => {
                     let _ = reply.send(slots.values().map(|s| s.status.borrow().clone()).collect());
                 }
@@ -448,6 +503,45 @@ async fn event_loop(
             }
         }
     }
+}
+
+/// Queues a tone or a WAV file on the call's outgoing audio. A WAV is fed from a blocking
+/// thread at the pace the send thread drains it.
+fn speak(slot: &mut CallSlot, request: SpeakRequest) -> anyhow::Result<()> {
+    let session = slot
+        .session
+        .as_mut()
+        .context("the call's media is not connected yet")?;
+    if let Some(wav) = request.wav {
+        let mut outbound = session
+            .take_outbound(0)
+            .context("the bot is already playing a file in this call")?;
+        if request.clear {
+            outbound.clear();
+        }
+        std::thread::spawn(move || {
+            if let Err(e) = outbound.play_wav(&wav) {
+                eprintln!("mediabot: playing {}: {e}", wav.display());
+            }
+        });
+        return Ok(());
+    }
+    let hz = request.tone_hz.context("say what to play: toneHz or wav")?;
+    if !(20.0..=20_000.0).contains(&hz) || !(0.0..=10.0).contains(&request.seconds) {
+        anyhow::bail!("toneHz must be 20–20000 and seconds 0–10");
+    }
+    let outbound = session
+        .outbound(0)
+        .context("this call has no outgoing audio (a file is playing)")?;
+    if request.clear {
+        outbound.clear();
+    }
+    let n = (48_000.0 * request.seconds) as usize;
+    let tone: Vec<i16> = (0..n)
+        .map(|i| (8_000.0 * (std::f64::consts::TAU * hz * i as f64 / 48_000.0).sin()) as i16)
+        .collect();
+    outbound.push_pcm(&tone, 48_000, 1)?;
+    Ok(())
 }
 
 fn spawn_speaker_watch(

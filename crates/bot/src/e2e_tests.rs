@@ -16,6 +16,7 @@ use crate::demo::bot_config_for;
 
 struct Rig {
     sim: SimHandle,
+    media: SimMediaProcessor,
     app: App,
     out: std::path::PathBuf,
 }
@@ -41,7 +42,12 @@ async fn rig(
     let mut bot = bot_config_for(&sim, &out);
     tweak(&mut bot);
     let app = App::start(bot).await.expect("bot starts");
-    Rig { sim, app, out }
+    Rig {
+        sim,
+        media,
+        app,
+        out,
+    }
 }
 
 async fn wait(
@@ -250,4 +256,66 @@ async fn a_forged_callback_is_rejected_and_the_call_state_is_untouched() {
         "the bot answered the forged callback with 401"
     );
     assert!(!status.borrow().ended);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bot_speaks_and_the_meeting_hears_it() {
+    let rig = rig("speak", SimConfig::default(), |_| {}).await;
+    let meeting = rig.sim.meetings().remove(0);
+    let ticket = rig
+        .app
+        .join(JoinRequest {
+            join_url: meeting.join_url,
+        })
+        .await
+        .expect("join accepted");
+    let mut status = ticket.status;
+    wait(&mut status, "media", |s| s.state == "media connected").await;
+    let call_id = status.borrow().call_id.clone().expect("call id");
+    rig.app
+        .speak(
+            call_id.clone(),
+            crate::app::SpeakRequest {
+                tone_hz: Some(1_000.0),
+                seconds: 3.0,
+                wav: None,
+                clear: false,
+            },
+        )
+        .await
+        .expect("speak accepted");
+    let call = mediabot_signaling::models::CallId::new(call_id);
+    let alice = meeting
+        .participants
+        .iter()
+        .find(|m| m.participant.key == "alice")
+        .expect("alice")
+        .participant
+        .id
+        .clone();
+    // What a participant heard is state, not an event: look at it every 50 ms until it holds
+    // or the deadline fails the test.
+    let mut poll = tokio::time::interval(Duration::from_millis(50));
+    let heard = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            poll.tick().await;
+            if rig
+                .media
+                .heard(&call, &alice)
+                .is_some_and(|h| h.seconds >= 1.5)
+            {
+                return;
+            }
+        }
+    })
+    .await;
+    let report = rig.media.heard(&call, &alice);
+    assert!(heard.is_ok(), "alice heard the bot: {report:?}");
+    let report = report.expect("a heard report");
+    assert!(
+        report
+            .dominant_hz
+            .is_some_and(|hz| (hz - 1_000.0).abs() <= 3.0),
+        "alice heard the bot's tone: {report:?}"
+    );
 }

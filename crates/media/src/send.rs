@@ -137,7 +137,9 @@ impl SendStats {
 /// The producer side: where the application pushes the bot's audio. Lives on an app thread.
 pub struct OutboundAudio {
     ring: rtrb::Producer<i16>,
-    clear_generation: Arc<AtomicU64>,
+    /// Samples ever queued; `clear()` publishes it as the point up to which to drop.
+    written: u64,
+    clear_until: Arc<AtomicU64>,
     stats: Arc<SendStats>,
     converter: Option<InputConverter>,
 }
@@ -239,6 +241,7 @@ impl OutboundAudio {
         let take = converter.converted.len().min(room);
         if let Ok(chunk) = self.ring.write_chunk_uninit(take) {
             chunk.fill_from_iter(converter.converted[..take].iter().copied());
+            self.written += take as u64;
         }
         let overflow = converter.converted.len() - take;
         if overflow > 0 {
@@ -257,9 +260,10 @@ impl OutboundAudio {
         ((capacity - self.ring.slots()) / (OPUS_RTP_CLOCK as usize / 1_000)) as u32
     }
 
-    /// Drops everything queued (barge-in). Takes effect on the send thread's next tick.
+    /// Drops everything queued so far (barge-in); audio pushed after the call is kept. Takes
+    /// effect on the send thread's next tick.
     pub fn clear(&mut self) {
-        self.clear_generation.fetch_add(1, Ordering::Release);
+        self.clear_until.store(self.written, Ordering::Release);
     }
 
     /// Reads a 16-bit PCM WAV file and queues it, waiting for room as the audio plays out.
@@ -301,8 +305,9 @@ impl OutboundAudio {
 pub struct Sender {
     config: SendConfig,
     ring: rtrb::Consumer<i16>,
-    clear_generation: Arc<AtomicU64>,
-    seen_generation: u64,
+    clear_until: Arc<AtomicU64>,
+    /// Samples ever taken from the ring (sent or cleared).
+    read: u64,
     encoder: opus::Encoder,
     pcm: [i16; FRAME],
     encoded: [u8; 1_275],
@@ -317,7 +322,7 @@ pub struct Sender {
 pub fn outbound(config: SendConfig) -> Result<(OutboundAudio, Sender), SendError> {
     let capacity = (OPUS_RTP_CLOCK as usize / 1_000) * config.queue_ms as usize;
     let (producer, consumer) = rtrb::RingBuffer::new(capacity.max(FRAME * 4));
-    let clear_generation = Arc::new(AtomicU64::new(0));
+    let clear_until = Arc::new(AtomicU64::new(0));
     let stats = Arc::new(SendStats::default());
     let mut encoder = opus::Encoder::new(
         OPUS_RTP_CLOCK,
@@ -330,15 +335,16 @@ pub fn outbound(config: SendConfig) -> Result<(OutboundAudio, Sender), SendError
     Ok((
         OutboundAudio {
             ring: producer,
-            clear_generation: clear_generation.clone(),
+            written: 0,
+            clear_until: clear_until.clone(),
             stats: stats.clone(),
             converter: None,
         },
         Sender {
             config,
             ring: consumer,
-            clear_generation,
-            seen_generation: 0,
+            clear_until,
+            read: 0,
             encoder,
             pcm: [0; FRAME],
             encoded: [0; 1_275],
@@ -355,18 +361,19 @@ impl Sender {
     /// Runs one 20 ms tick: encodes a frame of queued audio (or silence) and hands the RTP
     /// packet to `sink`. Never blocks and never allocates.
     pub fn handle_tick(&mut self, sink: &mut dyn PacketSink) -> Result<(), SendError> {
-        let generation = self.clear_generation.load(Ordering::Acquire);
-        if generation != self.seen_generation {
-            self.seen_generation = generation;
-            let queued = self.ring.slots();
-            if let Ok(chunk) = self.ring.read_chunk(queued) {
+        let clear_until = self.clear_until.load(Ordering::Acquire);
+        if clear_until > self.read {
+            let drop = ((clear_until - self.read) as usize).min(self.ring.slots());
+            if let Ok(chunk) = self.ring.read_chunk(drop) {
                 chunk.commit_all();
             }
+            self.read += drop as u64;
             self.stats
                 .cleared_samples
-                .fetch_add(queued as u64, Ordering::Relaxed);
+                .fetch_add(drop as u64, Ordering::Relaxed);
         }
         let available = self.ring.slots().min(FRAME);
+        self.read += available as u64;
         if let Ok(chunk) = self.ring.read_chunk(available) {
             let (a, b) = chunk.as_slices();
             self.pcm[..a.len()].copy_from_slice(a);
@@ -579,6 +586,25 @@ mod tests {
         assert_eq!(stats.silence_frames.load(Ordering::Relaxed), 1);
         assert_eq!(stats.cleared_samples.load(Ordering::Relaxed), 96_000 - 960);
         assert_eq!(audio.queued_ms(), 0);
+    }
+
+    #[test]
+    fn audio_pushed_after_clear_is_kept() {
+        let (mut audio, mut sender) = outbound(SendConfig::default()).unwrap();
+        audio
+            .push_pcm(&tone(500.0, 48_000, 1, 1.0), 48_000, 1)
+            .unwrap();
+        audio.clear();
+        audio
+            .push_pcm(&tone(500.0, 48_000, 1, 0.1), 48_000, 1)
+            .unwrap();
+        let mut sink = Collect::default();
+        for _ in 0..10 {
+            sender.handle_tick(&mut sink).unwrap();
+        }
+        let stats = sender.stats();
+        assert_eq!(stats.cleared_samples.load(Ordering::Relaxed), 48_000);
+        assert_eq!(stats.audio_frames.load(Ordering::Relaxed), 5);
     }
 
     #[test]
