@@ -183,6 +183,7 @@ impl Shared {
             recording: None,
             large_gallery: None,
             operations: Vec::new(),
+            completed_operations: Vec::new(),
             routing_groups: Vec::new(),
             last_keepalive: Instant::now(),
             outbox: Some(outbox),

@@ -37,7 +37,7 @@ use crate::faults::FaultKind;
 use crate::http_util::{ApiFailure, json_response};
 use crate::identity::AccessClaims;
 use crate::scenario::{MeetingSpec, TimelineAction};
-use crate::state::{MediaEffect, World, large_gallery_participant};
+use crate::state::{KEPT_COMPLETED_OPERATIONS, MediaEffect, World, large_gallery_participant};
 
 type ApiResult = Result<Reply, ApiFailure>;
 
@@ -648,7 +648,13 @@ fn call_action(
                 request.client_context,
                 OperationStatus::Completed,
             );
-            Ok(operation_reply(&world, ctx, call_id, &op, StatusCode::OK))
+            Ok(operation_reply(
+                &mut world,
+                ctx,
+                call_id,
+                &op,
+                StatusCode::OK,
+            ))
         }
         "addlargegalleryview" => running_operation(
             shared,
@@ -781,12 +787,21 @@ struct ClientContextBody {
 }
 
 fn operation_reply(
-    world: &World,
+    world: &mut World,
     ctx: &Ctx,
     call_id: &CallId,
     op: &CommsOperation,
     status: StatusCode,
 ) -> Reply {
+    if op.is_final()
+        && let Some(call) = world.live_call(call_id)
+    {
+        let kept = &mut world.calls[call].completed_operations;
+        if kept.len() == KEPT_COMPLETED_OPERATIONS {
+            kept.remove(0);
+        }
+        kept.push(op.clone());
+    }
     let mut reply = Reply::json(status, op).at(ctx.operation_url(call_id, op));
     if let Some(body) = reply.body.as_mut() {
         apply_value_quirks(body, world.quirks);
@@ -804,10 +819,10 @@ fn completed_operation(
     status: StatusCode,
 ) -> ApiResult {
     let request: ClientContextBody = parse(body)?;
-    let world = shared.world();
+    let mut world = shared.world();
     live(&world, call_id)?;
     let op = Shared::new_operation(kind, request.client_context, OperationStatus::Completed);
-    Ok(operation_reply(&world, ctx, call_id, &op, status))
+    Ok(operation_reply(&mut world, ctx, call_id, &op, status))
 }
 
 /// An action answered with a `running` operation that completes later with a notification.
@@ -852,7 +867,7 @@ fn start_running(
         let op = Shared::new_operation(kind, client_context, OperationStatus::Running);
         world.calls[call].operations.push(op.clone());
         (
-            operation_reply(&world, ctx, call_id, &op, status),
+            operation_reply(&mut world, ctx, call_id, &op, status),
             op.id.clone().unwrap_or_default(),
         )
     };
@@ -1102,13 +1117,19 @@ fn mute_all(shared: &Arc<Shared>, ctx: &Ctx, call_id: &CallId, body: &[u8]) -> A
         effects
     };
     shared.run_media(effects);
-    let world = shared.world();
+    let mut world = shared.world();
     let op = Shared::new_operation(
         OperationKind::Generic,
         request.client_context,
         OperationStatus::Completed,
     );
-    Ok(operation_reply(&world, ctx, call_id, &op, StatusCode::OK))
+    Ok(operation_reply(
+        &mut world,
+        ctx,
+        call_id,
+        &op,
+        StatusCode::OK,
+    ))
 }
 
 fn invite(shared: &Arc<Shared>, ctx: &Ctx, call_id: &CallId, body: &[u8]) -> ApiResult {
@@ -1374,13 +1395,15 @@ fn get_session(shared: &Shared, call_id: &CallId, session: &ContentSharingSessio
 fn get_operation(shared: &Shared, call_id: &CallId, operation: &OperationId) -> ApiResult {
     let world = shared.world();
     let call = live(&world, call_id)?;
-    let op = world.calls[call]
+    let entry = &world.calls[call];
+    let op = entry
         .operations
         .iter()
+        .chain(&entry.completed_operations)
         .find(|op| op.id.as_ref() == Some(operation))
         .ok_or_else(|| {
             ApiFailure::not_found(format!(
-                "Operation {operation} does not exist or has finished."
+                "Operation {operation} does not exist, or finished with a notification."
             ))
         })?;
     let mut reply = Reply::json(StatusCode::OK, op);

@@ -155,6 +155,9 @@ fn percent_encode(text: &str) -> String {
     out
 }
 
+/// How many already-completed operations a call keeps readable.
+pub(crate) const KEPT_COMPLETED_OPERATIONS: usize = 32;
+
 /// A call leg of the bot.
 #[derive(Debug)]
 pub(crate) struct CallEntry {
@@ -185,6 +188,9 @@ pub(crate) struct CallEntry {
     pub(crate) recording: Option<RecordingStatus>,
     pub(crate) large_gallery: Option<Participant>,
     pub(crate) operations: Vec<CommsOperation>,
+    /// Operations answered as already `completed` (newest last, at most [`KEPT_COMPLETED_OPERATIONS`]),
+    /// still readable with `GET …/operations/{id}` since no notification ends them.
+    pub(crate) completed_operations: Vec<CommsOperation>,
     pub(crate) routing_groups: Vec<AudioRoutingGroup>,
     pub(crate) last_keepalive: Instant,
     pub(crate) outbox: Option<mpsc::UnboundedSender<Outgoing>>,
@@ -444,7 +450,11 @@ impl World {
         });
         let meeting = self.meetings.len() - 1;
         let state = &mut self.meetings[meeting];
-        state.initial = state.members.iter().map(|m| (m.present, m.sim.muted)).collect();
+        state.initial = state
+            .members
+            .iter()
+            .map(|m| (m.present, m.sim.muted))
+            .collect();
         Ok(meeting)
     }
 

@@ -122,6 +122,14 @@ async fn completed_operations_and_participant_mute_update_the_roster() {
         .await
         .unwrap();
     assert_eq!(muted.status, StatusCode::OK);
+    // No notification ends an operation answered as completed, so it stays readable.
+    let polled = h
+        .client
+        .get_operation_at(muted.location.as_ref().unwrap())
+        .await
+        .unwrap()
+        .body;
+    assert_eq!(polled.status, Some(OperationStatus::Completed));
     let op = muted.body.unwrap();
     assert_eq!(
         (op.kind, op.status),
