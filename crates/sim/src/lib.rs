@@ -33,6 +33,8 @@
 //! | no keepAlive within the window | `deleted` `terminated` with `408/8537` |
 //! | media processor refuses the blob | `deleted` `terminated` with `500/1203002` |
 //! | bot removes itself (`DELETE participants/{myParticipantId}`) | `terminated` with `200/5300` |
+//! | `GET …/operations/{id}` | a `running` operation until its `deleted` notification, then `404`; one answered `completed` stays readable (last 32 per call) |
+//! | answer/reject/redirect of a call that is not `incoming` | `400 BadRequest` |
 //! | delta roster | the first roster is a `deltaParticipants` with everyone (sequence 1); later ones carry only changes, leavers with `removedState.reason = "left"`; every entry has `rosterSequenceNumber` |
 //!
 //! # Run loop, time and threads
