@@ -47,6 +47,7 @@ use url::Url;
 
 use crate::config::BotConfig;
 use crate::recorder::{Progress, Recorder};
+use crate::routing::{RouteSpec, RouteView, RoutingCommand};
 
 /// How to join a meeting.
 #[derive(Debug, Clone, Deserialize)]
@@ -135,8 +136,27 @@ fn default_speak_seconds() -> f64 {
     2.0
 }
 
+/// A change to, or a look at, a call's audio routes.
+pub(crate) enum RouteOp {
+    Upsert(String, RouteSpec),
+    Remove(String),
+    List,
+}
+
+/// The answer to a [`RouteOp`].
+pub(crate) enum RouteAnswer {
+    Done,
+    Removed(bool),
+    Routes(Vec<RouteView>),
+}
+
 enum AppCommand {
     Join(JoinRequest, oneshot::Sender<anyhow::Result<JoinTicket>>),
+    Routes(
+        String,
+        RouteOp,
+        oneshot::Sender<anyhow::Result<RouteAnswer>>,
+    ),
     Speak(String, SpeakRequest, oneshot::Sender<anyhow::Result<()>>),
     Calls(oneshot::Sender<Vec<CallStatus>>),
     HangUp(String, oneshot::Sender<anyhow::Result<()>>),
@@ -175,6 +195,8 @@ struct CallSlot {
     msis: HashMap<u32, ParticipantId>,
     /// MSI → display name, shared with the speaker-event watcher.
     msi_names: Arc<std::sync::Mutex<HashMap<u32, String>>>,
+    /// The call's routing task, once the bot's participant id is known.
+    routes: Option<mpsc::Sender<RoutingCommand>>,
     status: watch::Sender<CallStatus>,
 }
 
@@ -214,7 +236,7 @@ impl App {
             ..CallConfig::default()
         };
         let (driver, events, _driver_task) =
-            driver::spawn(Endpoint::new(call_config), client, delivery_rx);
+            driver::spawn(Endpoint::new(call_config), client.clone(), delivery_rx);
 
         let shared = Arc::new(Shared {
             answers: std::sync::Mutex::new(HashMap::new()),
@@ -238,7 +260,9 @@ impl App {
                 eprintln!("mediabot: HTTP server stopped: {e}");
             }
         });
-        tokio::spawn(event_loop(config, base, driver, events, command_rx, shared));
+        tokio::spawn(event_loop(
+            config, base, driver, client, events, command_rx, shared,
+        ));
         Ok(app)
     }
 
@@ -269,6 +293,17 @@ impl App {
         let (tx, rx) = oneshot::channel();
         self.commands
             .send(AppCommand::Speak(call_id, request, tx))
+            .await
+            .map_err(|_| anyhow::anyhow!("the bot has stopped"))?;
+        rx.await
+            .map_err(|_| anyhow::anyhow!("the bot has stopped"))?
+    }
+
+    /// Changes or lists a call's audio routes.
+    pub(crate) async fn routes(&self, call_id: String, op: RouteOp) -> anyhow::Result<RouteAnswer> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(AppCommand::Routes(call_id, op, tx))
             .await
             .map_err(|_| anyhow::anyhow!("the bot has stopped"))?;
         rx.await
@@ -356,6 +391,46 @@ fn control_router(app: App) -> Router {
             ),
         )
         .route(
+            "/control/calls/{id}/routes",
+            get(
+                |State(app): State<App>, AxumPath(id): AxumPath<String>| async move {
+                    match app.routes(id, RouteOp::List).await {
+                        Ok(RouteAnswer::Routes(r)) => {
+                            (StatusCode::OK, axum::Json(serde_json::json!(r)))
+                        }
+                        Ok(_) => (StatusCode::OK, axum::Json(serde_json::json!([]))),
+                        Err(e) => (
+                            StatusCode::NOT_FOUND,
+                            axum::Json(serde_json::json!({ "error": format!("{e:#}") })),
+                        ),
+                    }
+                },
+            ),
+        )
+        .route(
+            "/control/calls/{id}/routes/{name}",
+            axum::routing::put(
+                |State(app): State<App>,
+                 AxumPath((id, name)): AxumPath<(String, String)>,
+                 body: axum::Json<RouteSpec>| async move {
+                    match app.routes(id, RouteOp::Upsert(name, body.0)).await {
+                        Ok(_) => (StatusCode::ACCEPTED, String::new()),
+                        Err(e) => (StatusCode::BAD_REQUEST, format!("{e:#}")),
+                    }
+                },
+            )
+            .delete(
+                |State(app): State<App>,
+                 AxumPath((id, name)): AxumPath<(String, String)>| async move {
+                    match app.routes(id, RouteOp::Remove(name)).await {
+                        Ok(RouteAnswer::Removed(true)) => (StatusCode::ACCEPTED, String::new()),
+                        Ok(_) => (StatusCode::NOT_FOUND, "no such route".to_string()),
+                        Err(e) => (StatusCode::NOT_FOUND, format!("{e:#}")),
+                    }
+                },
+            ),
+        )
+        .route(
             "/control/calls/{id}/hangup",
             post(
                 |State(app): State<App>, AxumPath(id): AxumPath<String>| async move {
@@ -404,6 +479,7 @@ async fn event_loop(
     config: BotConfig,
     base: String,
     driver: DriverHandle,
+    client: Arc<GraphClient>,
     mut events: mpsc::Receiver<EndpointEvent>,
     mut commands: mpsc::Receiver<AppCommand>,
     shared: Arc<Shared>,
@@ -434,6 +510,18 @@ async fn event_loop(
                     let result = match slot {
                         Some(slot) => speak(slot, request),
                         None => Err(anyhow::anyhow!("no call {id}")),
+                    };
+                    let _ = reply.send(result);
+                }
+                AppCommand::Routes(id, op, reply) => {
+                    let routes = slots
+                        .values()
+                        .find(|s| s.call_id.as_ref().is_some_and(|c| c.as_str() == id))
+                        .map(|s| s.routes.clone());
+                    let result = match routes {
+                        None => Err(anyhow::anyhow!("no call {id}")),
+                        Some(None) => Err(anyhow::anyhow!("call {id} is not established yet")),
+                        Some(Some(routes)) => route_op(&routes, op).await,
                     };
                     let _ = reply.send(result);
                 }
@@ -499,8 +587,42 @@ async fn event_loop(
                     }
                     continue;
                 }
-                handle_event(&driver, &mut slots, event).await;
+                handle_event(&driver, &client, &mut slots, event).await;
             }
+        }
+    }
+}
+
+async fn route_op(
+    routes: &mpsc::Sender<RoutingCommand>,
+    op: RouteOp,
+) -> anyhow::Result<RouteAnswer> {
+    let stopped = || anyhow::anyhow!("the call's routing has stopped");
+    match op {
+        RouteOp::Upsert(name, spec) => {
+            let (tx, rx) = oneshot::channel();
+            routes
+                .send(RoutingCommand::Upsert(name, spec, tx))
+                .await
+                .map_err(|_| stopped())?;
+            rx.await.map_err(|_| stopped())??;
+            Ok(RouteAnswer::Done)
+        }
+        RouteOp::Remove(name) => {
+            let (tx, rx) = oneshot::channel();
+            routes
+                .send(RoutingCommand::Remove(name, tx))
+                .await
+                .map_err(|_| stopped())?;
+            Ok(RouteAnswer::Removed(rx.await.map_err(|_| stopped())?))
+        }
+        RouteOp::List => {
+            let (tx, rx) = oneshot::channel();
+            routes
+                .send(RoutingCommand::List(tx))
+                .await
+                .map_err(|_| stopped())?;
+            Ok(RouteAnswer::Routes(rx.await.map_err(|_| stopped())?))
         }
     }
 }
@@ -646,6 +768,7 @@ fn new_slot(config: &BotConfig, n: u64, join_url: String, started: Instant) -> C
         names: HashMap::new(),
         msis: HashMap::new(),
         msi_names: Arc::default(),
+        routes: None,
         status,
     }
 }
@@ -707,6 +830,7 @@ async fn start_join(
 
 async fn handle_event(
     driver: &DriverHandle,
+    client: &Arc<GraphClient>,
     slots: &mut HashMap<RequestId, CallSlot>,
     event: EndpointEvent,
 ) {
@@ -742,26 +866,26 @@ async fn handle_event(
             };
             match event {
                 CallEvent::StateChanged { to, .. } => {
-                    slot.status.send_modify(|s| s.state = format!("{to:?}"));
-                }
-                CallEvent::ParticipantJoined { participant, .. } => {
-                    if let Ok(Some(roster)) = driver.roster(call_id.clone()).await {
-                        for p in roster {
-                            let (Some(id), Some(name)) = (
-                                p.id.clone(),
-                                p.identity()
-                                    .and_then(|i| i.primary())
-                                    .and_then(|i| i.display_name.clone()),
-                            ) else {
-                                continue;
-                            };
-                            slot.names.insert(id, name);
+                    let established = to == mediabot_signaling::models::CallState::Established;
+                    if established && slot.routes.is_none() {
+                        if let Ok(Some(bot)) = driver.my_participant_id(call_id.clone()).await {
+                            match crate::routing::spawn(client.clone(), call_id.clone(), bot) {
+                                Ok(routes) => slot.routes = Some(routes),
+                                Err(e) => eprintln!("mediabot: no routing for {call_id}: {e:#}"),
+                            }
+                            refresh_roster(driver, &call_id, slot).await;
                         }
                     }
-                    let names: Vec<String> = slot.names.values().cloned().collect();
-                    slot.status.send_modify(|s| s.participants = names);
-                    let _ = participant;
-                    name_msis(slot);
+                    // Once media is up the state line says so; Graph states before that.
+                    if slot.session.is_none() {
+                        slot.status.send_modify(|s| s.state = format!("{to:?}"));
+                    }
+                }
+                CallEvent::ParticipantLeft { .. } => {
+                    refresh_roster(driver, &call_id, slot).await;
+                }
+                CallEvent::ParticipantJoined { .. } => {
+                    refresh_roster(driver, &call_id, slot).await;
                 }
                 CallEvent::MsiMapped { msi, participant } => {
                     slot.msis.insert(msi.0, participant);
@@ -777,6 +901,33 @@ async fn handle_event(
         }
         _ => {}
     }
+}
+
+/// Re-reads the roster: display names for recordings and status, and the routing task's view.
+async fn refresh_roster(driver: &DriverHandle, call_id: &CallId, slot: &mut CallSlot) {
+    let Ok(Some(roster)) = driver.roster(call_id.clone()).await else {
+        return;
+    };
+    for p in &roster {
+        let (Some(id), Some(name)) = (
+            p.id.clone(),
+            p.identity()
+                .and_then(|i| i.primary())
+                .and_then(|i| i.display_name.clone()),
+        ) else {
+            continue;
+        };
+        slot.names.insert(id, name);
+    }
+    let present: Vec<String> = roster
+        .iter()
+        .filter_map(|p| p.id.as_ref().and_then(|id| slot.names.get(id)).cloned())
+        .collect();
+    slot.status.send_modify(|s| s.participants = present);
+    if let Some(routes) = &slot.routes {
+        let _ = routes.send(RoutingCommand::Roster(roster)).await;
+    }
+    name_msis(slot);
 }
 
 fn name_msis(slot: &CallSlot) {

@@ -319,3 +319,120 @@ async fn the_bot_speaks_and_the_meeting_hears_it() {
         "alice heard the bot's tone: {report:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_whisper_reaches_only_its_receiver_and_removing_it_restores_the_mix() {
+    use crate::app::{RouteOp, SpeakRequest};
+    use crate::routing::RouteSpec;
+
+    let rig = rig("whisper", SimConfig::default(), |_| {}).await;
+    let meeting = rig.sim.meetings().remove(0);
+    let id_of = |key: &str| {
+        meeting
+            .participants
+            .iter()
+            .find(|m| m.participant.key == key)
+            .expect("scenario participant")
+            .participant
+            .id
+            .clone()
+    };
+    let (alice, bob) = (id_of("alice"), id_of("bob"));
+    let ticket = rig
+        .app
+        .join(JoinRequest {
+            join_url: meeting.join_url.clone(),
+        })
+        .await
+        .expect("join accepted");
+    let mut status = ticket.status;
+    wait(&mut status, "media", |s| s.state == "media connected").await;
+    wait(&mut status, "Bob to join", |s| {
+        s.participants.iter().any(|p| p == "Bob")
+    })
+    .await;
+    let call_id = status.borrow().call_id.clone().expect("call id");
+    let call = mediabot_signaling::models::CallId::new(call_id.clone());
+
+    // State, not events: look every 50 ms until the condition holds or the deadline fails it.
+    async fn until(what: &str, mut check: impl FnMut() -> bool) {
+        let mut poll = tokio::time::interval(Duration::from_millis(50));
+        let ok = tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                poll.tick().await;
+                if check() {
+                    return;
+                }
+            }
+        })
+        .await;
+        assert!(ok.is_ok(), "timed out waiting for {what}");
+    }
+    let heard = |who| {
+        rig.media
+            .heard(&call, who)
+            .map_or(0.0, |h: mediabot_sim::HeardReport| h.seconds)
+    };
+
+    rig.app
+        .routes(
+            call_id.clone(),
+            RouteOp::Upsert(
+                "whisper-alice".into(),
+                RouteSpec::Whisper {
+                    to: alice.as_str().to_string(),
+                },
+            ),
+        )
+        .await
+        .expect("route accepted");
+    until("the whisper group at Graph", || {
+        rig.sim
+            .call(&call)
+            .is_some_and(|c| c.routing_groups.len() == 1)
+    })
+    .await;
+    let group = rig.sim.call(&call).unwrap().routing_groups.remove(0);
+    assert_eq!(group.receivers, vec![alice.clone()]);
+
+    let (alice_before, bob_before) = (heard(&alice), heard(&bob));
+    let tone = |seconds| SpeakRequest {
+        tone_hz: Some(1_000.0),
+        seconds,
+        wav: None,
+        clear: false,
+    };
+    rig.app
+        .speak(call_id.clone(), tone(2.0))
+        .await
+        .expect("speak");
+    until("Alice to hear the whisper", || {
+        heard(&alice) >= alice_before + 1.5
+    })
+    .await;
+    assert_eq!(heard(&bob), bob_before, "Bob heard nothing of the whisper");
+    let alice_heard = rig.media.heard(&call, &alice).expect("report");
+    assert!(
+        alice_heard
+            .dominant_hz
+            .is_some_and(|hz| (hz - 1_000.0).abs() <= 3.0),
+        "{alice_heard:?}"
+    );
+
+    rig.app
+        .routes(call_id.clone(), RouteOp::Remove("whisper-alice".into()))
+        .await
+        .expect("route removed");
+    until("the group to be deleted", || {
+        rig.sim
+            .call(&call)
+            .is_some_and(|c| c.routing_groups.is_empty())
+    })
+    .await;
+    let bob_before = heard(&bob);
+    rig.app.speak(call_id, tone(2.0)).await.expect("speak");
+    until("Bob to hear the bot again", || {
+        heard(&bob) >= bob_before + 1.5
+    })
+    .await;
+}

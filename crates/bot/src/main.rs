@@ -13,6 +13,7 @@ mod demo;
 mod e2e_tests;
 mod recorder;
 mod replay;
+mod routing;
 mod serve;
 mod sim;
 mod wav;

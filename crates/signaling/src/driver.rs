@@ -150,6 +150,7 @@ enum Command {
         oneshot::Sender<Option<Vec<crate::models::Participant>>>,
     ),
     Calls(oneshot::Sender<Vec<CallId>>),
+    MyParticipantId(CallId, oneshot::Sender<Option<ParticipantId>>),
 }
 
 /// The application's side of a running driver. Cheap to clone.
@@ -246,6 +247,14 @@ impl DriverHandle {
     /// The live calls.
     pub async fn calls(&self) -> Result<Vec<CallId>, DriverError> {
         self.ask(Command::Calls).await
+    }
+
+    /// The bot's own participant id in `call` (`myParticipantId`), once Graph told it.
+    pub async fn my_participant_id(
+        &self,
+        call: CallId,
+    ) -> Result<Option<ParticipantId>, DriverError> {
+        self.ask(|tx| Command::MyParticipantId(call, tx)).await
     }
 }
 
@@ -361,6 +370,9 @@ fn apply(endpoint: &mut Endpoint, command: Command) {
         }
         Command::Calls(tx) => {
             let _ = tx.send(endpoint.call_ids().cloned().collect());
+        }
+        Command::MyParticipantId(id, tx) => {
+            let _ = tx.send(endpoint.call(&id).and_then(|c| c.my_participant_id().cloned()));
         }
     }
 }
