@@ -867,14 +867,15 @@ async fn handle_event(
             match event {
                 CallEvent::StateChanged { to, .. } => {
                     let established = to == mediabot_signaling::models::CallState::Established;
-                    if established && slot.routes.is_none() {
-                        if let Ok(Some(bot)) = driver.my_participant_id(call_id.clone()).await {
-                            match crate::routing::spawn(client.clone(), call_id.clone(), bot) {
-                                Ok(routes) => slot.routes = Some(routes),
-                                Err(e) => eprintln!("mediabot: no routing for {call_id}: {e:#}"),
-                            }
-                            refresh_roster(driver, &call_id, slot).await;
+                    if established
+                        && slot.routes.is_none()
+                        && let Ok(Some(bot)) = driver.my_participant_id(call_id.clone()).await
+                    {
+                        match crate::routing::spawn(client.clone(), call_id.clone(), bot) {
+                            Ok(routes) => slot.routes = Some(routes),
+                            Err(e) => eprintln!("mediabot: no routing for {call_id}: {e:#}"),
                         }
+                        refresh_roster(driver, &call_id, slot).await;
                     }
                     // Once media is up the state line says so; Graph states before that.
                     if slot.session.is_none() {
