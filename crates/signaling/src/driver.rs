@@ -372,7 +372,11 @@ fn apply(endpoint: &mut Endpoint, command: Command) {
             let _ = tx.send(endpoint.call_ids().cloned().collect());
         }
         Command::MyParticipantId(id, tx) => {
-            let _ = tx.send(endpoint.call(&id).and_then(|c| c.my_participant_id().cloned()));
+            let _ = tx.send(
+                endpoint
+                    .call(&id)
+                    .and_then(|c| c.my_participant_id().cloned()),
+            );
         }
     }
 }
