@@ -29,7 +29,7 @@
 //! on its media config), so whatever it says is heard only through groups it is the source of.
 //!
 //! # Presence and pruning
-//! Routes may only name participants in the roster (and the bot) when they are set. When someone
+//! New or changed routes may only name participants in the roster (and the bot). When someone
 //! leaves, the route stays declared but its groups follow the roster: a receiver who left is
 //! pruned from receivers (one update); a group whose source left, or whose receivers all left, is
 //! deleted; the route becomes [`RouteStatus::Dormant`] and comes back if they do.

@@ -388,7 +388,8 @@ impl Reconciler {
     }
 
     /// Replaces the whole desired set. Checks, before changing anything: unique route names,
-    /// unique group ids, and that every participant named is in the roster (or is the bot).
+    /// unique group ids, and that every participant named by a new or changed route is in the
+    /// roster (or is the bot).
     pub fn set_desired(&mut self, now: Instant, routes: Vec<Route>) -> Result<(), RouteError> {
         self.check_routes(&routes)?;
         self.desired = routes;
@@ -608,8 +609,12 @@ impl Reconciler {
                     route: route.name().to_string(),
                 });
             }
+            // A route already declared unchanged is not checked again: someone in it may have
+            // left since (it is pruned, not wrong), and re-stating the whole set must not fail
+            // because of that.
+            let unchanged = self.desired.contains(route);
             for participant in route.participants() {
-                if !self.is_present(participant) {
+                if !unchanged && !self.is_present(participant) {
                     return Err(RouteError::NotInRoster {
                         route: route.name().to_string(),
                         participant: participant.clone(),

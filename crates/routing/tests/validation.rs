@@ -292,3 +292,26 @@ fn groups_breaking_graphs_rules_are_named() {
         "routingMode must be oneToOne or multicast"
     );
 }
+
+#[test]
+fn restating_a_route_whose_participant_left_is_not_an_error() {
+    let mut sim = Sim::new("bot");
+    sim.roster(&["bot", "alice", "bob"]);
+    sim.desire(vec![whisper("w", "bot", "alice")]);
+    sim.run();
+    sim.roster(&["bot", "bob"]);
+    sim.run();
+    // alice left: the whisper is dormant, but adding another route (which re-states the whole
+    // set) still works, and the dormant route stays declared.
+    sim.reconciler
+        .upsert_route(sim.now, whisper("w2", "bot", "bob"))
+        .unwrap();
+    assert_eq!(sim.reconciler.routes().len(), 2);
+    // A changed route is checked again.
+    assert!(matches!(
+        sim.reconciler
+            .upsert_route(sim.now, broadcast("w", "bot", &["alice", "bob"]))
+            .unwrap_err(),
+        RouteError::NotInRoster { .. }
+    ));
+}
