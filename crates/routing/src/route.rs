@@ -1,8 +1,8 @@
 //! Declarative routes (what the application wants heard by whom) and Graph's rules for the
 //! `audioRoutingGroup`s they become.
 //!
-//! A [`Route`] is an *intent* with a [`RouteName`]. [`Route::groups`] turns it, given who is
-//! currently in the call, into the groups Graph must hold (see the crate docs for the mapping
+//! A [`Route`] is an *intent* with a [`RouteName`]. Given who is currently in the call, the
+//! reconciler turns it into the groups Graph must hold (see the crate docs for the mapping
 //! table). Every check Graph would make on a group is made here first, so invalid intent fails
 //! with a [`RouteError`] naming the route and the participant instead of an HTTP 400 later.
 
