@@ -48,7 +48,9 @@
 //!
 //! # Request rules
 //! * First a `GET …/audioRoutingGroups` (unless [`ReconcilerConfig::assume_empty`]), and nothing
-//!   before the first roster: an unknown state is never "fixed" by deleting.
+//!   before the first roster: an unknown state is never "fixed" by deleting. Graph documents no
+//!   notifications for routing groups, so [`ReconcilerConfig::resync_interval`] can list again
+//!   periodically; [`Reconciler::request_resync`] lists on demand.
 //! * Per group id: missing → create; present but different → one PATCH with the whole desired
 //!   object (a different `routingMode` → delete, then create); present but not wanted → delete;
 //!   equal → nothing. Owned ids only (those starting with [`ReconcilerConfig::id_prefix`]).

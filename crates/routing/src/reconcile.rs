@@ -31,6 +31,9 @@ pub struct ReconcilerConfig {
     /// Skip the initial `GET …/audioRoutingGroups`: only right when the call is brand new (the bot
     /// created or answered it), so Graph cannot hold groups yet. Default `false`.
     pub assume_empty: bool,
+    /// List the call's groups again this long after the last successful list, to catch changes
+    /// nobody notified (Graph documents no notifications for routing groups). Default `None`.
+    pub resync_interval: Option<Duration>,
 }
 
 impl ReconcilerConfig {
@@ -42,6 +45,7 @@ impl ReconcilerConfig {
             retry_base: Duration::from_secs(1),
             retry_max: Duration::from_secs(30),
             assume_empty: false,
+            resync_interval: None,
         }
     }
 }
@@ -337,6 +341,8 @@ struct ListState {
     in_flight: Option<RequestId>,
     retry_at: Option<Instant>,
     failures: u32,
+    /// When the periodic resync list is due.
+    next_resync: Option<Instant>,
 }
 
 /// Sans-IO reconciler of one call's audio routing groups. See the [crate docs](crate).
@@ -535,6 +541,7 @@ impl Reconciler {
             .values()
             .filter_map(|g| g.retry_at)
             .chain(self.list.retry_at)
+            .chain(self.list.next_resync)
             .min()
             .map(Output::Timeout)
     }
@@ -668,6 +675,18 @@ impl Reconciler {
     fn reconcile(&mut self, now: Instant) {
         if self.list.retry_at.is_some_and(|at| at <= now) {
             self.list.retry_at = None;
+        }
+        if let Some(interval) = self.config.resync_interval {
+            match self.list.next_resync {
+                Some(at) if at <= now => {
+                    self.list.wanted = true;
+                    self.list.next_resync = None;
+                }
+                None if self.list.done && !self.list.wanted && self.list.in_flight.is_none() => {
+                    self.list.next_resync = Some(now + interval);
+                }
+                _ => {}
+            }
         }
         if self.list.wanted && self.list.in_flight.is_none() && self.list.retry_at.is_none() {
             let id = self.next_id();
@@ -815,6 +834,7 @@ impl Reconciler {
                 self.list.failures = 0;
                 self.apply_snapshot(groups, request.0);
                 self.list.done = true;
+                self.list.next_resync = self.config.resync_interval.map(|every| now + every);
             }
             Ok(_) => {
                 // A driver bug: a list answered with something else. Ask again later.

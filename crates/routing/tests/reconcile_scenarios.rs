@@ -732,3 +732,38 @@ fn bot_routes_are_live_only_while_nobody_else_hears_them() {
     sim.run();
     converged(&sim);
 }
+
+#[test]
+fn a_periodic_resync_catches_drift_nobody_notified() {
+    let mut config = ReconcilerConfig::new(pid("bot"));
+    config.resync_interval = Some(Duration::from_secs(300));
+    let mut sim = Sim::with_config(config);
+    sim.roster(&["bot", "alice", "bob"]);
+    sim.desire(vec![broadcast("b", "bot", &["alice", "bob"])]);
+    sim.answer_all();
+    assert_eq!(sim.sent, ["list", "create mb-b multicast bot->[alice,bob]"]);
+    assert!(
+        sim.reconciler.is_converged(),
+        "a scheduled resync is not pending work"
+    );
+    assert_eq!(sim.timeout, Some(sim.start + Duration::from_secs(300)));
+
+    // Someone else drops bob; Graph sends no notification.
+    sim.graph.groups.get_mut("mb-b").unwrap().receivers.pop();
+    sim.now = sim.start + Duration::from_secs(299);
+    sim.reconciler.handle_timeout(sim.now);
+    sim.drain();
+    assert!(sim.queue.is_empty(), "not due yet");
+
+    sim.now = sim.start + Duration::from_secs(300);
+    sim.reconciler.handle_timeout(sim.now);
+    sim.drain();
+    sim.answer_all();
+    assert_eq!(
+        &sim.sent[2..],
+        ["list", "update mb-b multicast bot->[alice,bob]"]
+    );
+    assert!(sim.reconciler.is_converged());
+    assert!(sim.graph_matches_wanted());
+    assert_eq!(sim.timeout, Some(sim.start + Duration::from_secs(600)));
+}
