@@ -46,6 +46,48 @@
 //! Inputs only record what changed; the requests are worked out at the next `poll_output`, so
 //! several inputs before one drain (a roster snapshot and new routes) cost one minimal set.
 //!
+//! ```
+//! use std::time::Instant;
+//!
+//! use mediabot_routing::{
+//!     Output, Reconciler, ReconcilerConfig, RequestKind, Route, RouteName, RoutingReply,
+//! };
+//! use mediabot_signaling::models::ParticipantId;
+//!
+//! let bot = ParticipantId::new("bot-participant-id");
+//! let alice = ParticipantId::new("alice-participant-id");
+//! let mut routes = Reconciler::new(ReconcilerConfig::new(bot.clone()))?;
+//! let now = Instant::now();
+//! routes.handle_roster_ids(now, [bot.clone(), alice.clone()]);
+//! routes.set_desired(now, vec![Route::whisper(RouteName::new("coach")?, bot, alice)?])?;
+//!
+//! let mut sent = Vec::new();
+//! while let Some(output) = routes.poll_output() {
+//!     match output {
+//!         Output::Request(request) => {
+//!             // A real driver sends it with the GraphClient; here Graph answers at once.
+//!             let reply = match &request.kind {
+//!                 RequestKind::List => RoutingReply::Groups(Vec::new()),
+//!                 RequestKind::Create { group } => RoutingReply::Group(group.clone()),
+//!                 other => unreachable!("{other:?}"),
+//!             };
+//!             sent.push(request.kind.name());
+//!             routes.handle_response(now, request.id, Ok(reply));
+//!         }
+//!         Output::Event(event) => println!("{event:?}"),
+//!         Output::Timeout(_) => break,
+//!     }
+//! }
+//! assert_eq!(sent, ["listAudioRoutingGroups", "createAudioRoutingGroup"]);
+//! assert!(routes.is_converged());
+//! # Ok::<(), mediabot_routing::RouteError>(())
+//! ```
+//!
+//! Every request must be answered exactly once — a transport timeout is a
+//! `GraphFailure::Unreachable` — or its group waits for that answer forever.
+//! [`RoutingEvent::Converged`] is reported each time the reconciler becomes converged again
+//! (after a change, a failure or a resync).
+//!
 //! # Request rules
 //! * First a `GET …/audioRoutingGroups` (unless [`ReconcilerConfig::assume_empty`]), and nothing
 //!   before the first roster: an unknown state is never "fixed" by deleting. Graph documents no

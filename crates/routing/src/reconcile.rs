@@ -271,6 +271,15 @@ pub fn is_transient(failure: &GraphFailure) -> bool {
     }
 }
 
+/// The wait before retry number `failures` (1-based): `retry_base · 2^(failures-1)`, capped.
+fn backoff(config: &ReconcilerConfig, failures: u32) -> Duration {
+    let exponent = failures.saturating_sub(1).min(20);
+    config
+        .retry_base
+        .saturating_mul(1u32 << exponent)
+        .min(config.retry_max)
+}
+
 /// What is known about one group at Graph.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Seen {
@@ -296,6 +305,18 @@ enum Op {
     Create(AudioRoutingGroup),
     Update(AudioRoutingGroup),
     Delete,
+}
+
+impl Op {
+    /// The matching [`RequestKind::name`].
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Get => "getAudioRoutingGroup",
+            Self::Create(_) => "createAudioRoutingGroup",
+            Self::Update(_) => "updateAudioRoutingGroup",
+            Self::Delete => "deleteAudioRoutingGroup",
+        }
+    }
 }
 
 /// Everything the reconciler tracks for one owned group id.
@@ -665,11 +686,7 @@ impl Reconciler {
     }
 
     fn backoff(&self, failures: u32) -> Duration {
-        let exponent = failures.saturating_sub(1).min(20);
-        self.config
-            .retry_base
-            .saturating_mul(1u32 << exponent)
-            .min(self.config.retry_max)
+        backoff(&self.config, failures)
     }
 
     fn reconcile(&mut self, now: Instant) {
@@ -872,8 +889,7 @@ impl Reconciler {
         key: &str,
         result: Result<RoutingReply, GraphFailure>,
     ) {
-        let backoff_base = self.config.retry_base;
-        let backoff_max = self.config.retry_max;
+        let config = &self.config;
         let target = self.targets.get(key).cloned();
         let Some(state) = self.groups.get_mut(key) else {
             return;
@@ -890,15 +906,11 @@ impl Reconciler {
                 if matches!(in_flight.op, Op::Get) =>
             {
                 state.failures += 1;
-                let exponent = state.failures.saturating_sub(1).min(20);
-                let at = now
-                    + backoff_base
-                        .saturating_mul(1u32 << exponent)
-                        .min(backoff_max);
+                let at = now + backoff(config, state.failures);
                 state.retry_at = Some(at);
                 state.seen = Seen::Unknown;
                 event = Some(RoutingEvent::RequestFailed {
-                    request: "getAudioRoutingGroup",
+                    request: in_flight.op.name(),
                     group: Some(id),
                     failure: GraphFailure::Unreachable {
                         reason: "get answered without a group".to_owned(),
@@ -947,27 +959,14 @@ impl Reconciler {
                         state.seen = Seen::Unknown;
                         state.failures += 1;
                         if state.failures > 1 {
-                            let exponent = state.failures.saturating_sub(1).min(20);
-                            let delay = backoff_base
-                                .saturating_mul(1u32 << exponent)
-                                .min(backoff_max);
-                            state.retry_at = Some(now + delay);
+                            state.retry_at = Some(now + backoff(config, state.failures));
                         }
                     }
                     (op, _) => {
-                        let name = match op {
-                            Op::Get => "getAudioRoutingGroup",
-                            Op::Create(_) => "createAudioRoutingGroup",
-                            Op::Update(_) => "updateAudioRoutingGroup",
-                            Op::Delete => "deleteAudioRoutingGroup",
-                        };
+                        let name = op.name();
                         let retry_at = if is_transient(&failure) {
                             state.failures += 1;
-                            let exponent = state.failures.saturating_sub(1).min(20);
-                            let delay = backoff_base
-                                .saturating_mul(1u32 << exponent)
-                                .min(backoff_max);
-                            let at = now + delay;
+                            let at = now + backoff(config, state.failures);
                             state.retry_at = Some(at);
                             Some(at)
                         } else {
