@@ -144,13 +144,32 @@ fn drive(sim: &mut Sim, rng: &mut Prng) {
     let mut budget = 100_000;
     loop {
         while !sim.queue.is_empty() || !served.is_empty() {
+            // One request in flight per group, and at most one list.
+            let mut in_flight: Vec<String> = sim
+                .queue
+                .iter()
+                .map(|r| &r.kind)
+                .chain(served.iter().map(|(_, kind, _)| kind))
+                .map(|kind| {
+                    kind.group_id()
+                        .map_or("list".to_owned(), |id| id.to_string())
+                })
+                .collect();
+            let total = in_flight.len();
+            in_flight.sort();
+            in_flight.dedup();
+            assert_eq!(
+                in_flight.len(),
+                total,
+                "two requests in flight for one group"
+            );
             if !sim.queue.is_empty() && (served.is_empty() || rng.chance(50)) {
                 let index = rng.below(sim.queue.len());
                 let request = sim.queue.remove(index).unwrap();
                 let result = sim.graph.serve(&request.kind);
-                served.push((request.id, result));
+                served.push((request.id, request.kind, result));
             } else {
-                let (id, result) = served.swap_remove(rng.below(served.len()));
+                let (id, _, result) = served.swap_remove(rng.below(served.len()));
                 if rng.chance(5) {
                     // A duplicated answer (a retrying proxy): must be ignored the second time.
                     sim.reconciler.handle_response(sim.now, id, result.clone());
