@@ -37,7 +37,8 @@
 //! # Run loop (sans-IO, like str0m and quinn-proto)
 //! A [`Reconciler`] never does IO, never reads a clock and holds no locks. The driver feeds it
 //! [`Reconciler::set_desired`] (or [`Reconciler::upsert_route`] / [`Reconciler::remove_route`]),
-//! [`Reconciler::handle_roster`], [`Reconciler::handle_observed`] (notifications, lists),
+//! [`Reconciler::handle_roster`], [`Reconciler::handle_notification`] (Graph callbacks about
+//! routing groups), [`Reconciler::handle_observed`] (group contents learnt elsewhere),
 //! [`Reconciler::handle_response`] and [`Reconciler::handle_timeout`], each with the current
 //! [`Instant`](std::time::Instant), and after every input drains [`Reconciler::poll_output`]:
 //! [`Output::Request`]s to send with the signaling crate's `GraphClient` (each maps onto one of

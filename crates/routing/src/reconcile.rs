@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use mediabot_signaling::call::GraphFailure;
 use mediabot_signaling::client::GraphResponse;
 use mediabot_signaling::models::{
-    AudioRoutingGroup, AudioRoutingGroupId, ODataCollection, Participant, ParticipantId,
+    AudioRoutingGroup, AudioRoutingGroupId, CallResource, ChangeType, CommsNotification,
+    ODataCollection, Participant, ParticipantId,
 };
 
 use crate::route::{Route, RouteError, RouteName, TargetGroup, check_prefix};
@@ -513,6 +514,35 @@ impl Reconciler {
             Observed::Removed(id) => self.observe_one(id, Seen::Absent),
         }
         self.after_input(now);
+    }
+
+    /// Takes a Graph notification if it is about audio routing groups (returns whether it was).
+    /// The signaling models keep no routing-group payload, so: `deleted` on
+    /// `…/audioRoutingGroups/{id}` means the group is gone; `created`/`updated` make an owned
+    /// group's content unknown, which the next poll resolves with one get; a notification on the
+    /// collection asks for a list. The driver routes notifications to the right call first.
+    pub fn handle_notification(&mut self, now: Instant, notification: &CommsNotification) -> bool {
+        let Ok(reference) = notification.resource_ref() else {
+            return false;
+        };
+        match reference.resource {
+            CallResource::AudioRoutingGroup(id) => {
+                if notification.change_type == ChangeType::Deleted {
+                    self.observe_one(id, Seen::Absent);
+                } else if self.owns(id.as_str())
+                    && self
+                        .groups
+                        .get(id.as_str())
+                        .is_none_or(|g| g.in_flight.is_none())
+                {
+                    self.observe_one(id, Seen::Unknown);
+                }
+            }
+            CallResource::AudioRoutingGroups => self.list.wanted = true,
+            _ => return false,
+        }
+        self.after_input(now);
+        true
     }
 
     /// Takes the result of a request this reconciler emitted. Unknown or repeated ids are ignored.

@@ -767,3 +767,58 @@ fn a_periodic_resync_catches_drift_nobody_notified() {
     assert!(sim.graph_matches_wanted());
     assert_eq!(sim.timeout, Some(sim.start + Duration::from_secs(600)));
 }
+
+fn notification(change: &str, url: &str) -> mediabot_signaling::models::CommsNotification {
+    serde_json::from_str(&format!(
+        r##"{{"@odata.type":"#microsoft.graph.commsNotification","changeType":"{change}","resourceUrl":"{url}"}}"##
+    ))
+    .unwrap()
+}
+
+#[test]
+fn graph_notifications_about_groups_are_understood() {
+    let mut sim = converged_whisper_and_broadcast();
+    let mark = sim.sent.len();
+
+    // Not about routing groups: ignored.
+    let roster = notification("updated", "/communications/calls/c1/participants");
+    assert!(!sim.reconciler.handle_notification(sim.now, &roster));
+
+    // An update without content: one get settles it, however often it is repeated meanwhile.
+    let updated = notification(
+        "updated",
+        "/communications/calls/c1/audioRoutingGroups/mb-b",
+    );
+    assert!(sim.reconciler.handle_notification(sim.now, &updated));
+    sim.drain();
+    assert!(sim.reconciler.handle_notification(sim.now, &updated));
+    sim.drain();
+    sim.run();
+    assert_eq!(sim.sent_since(mark), ["get mb-b"]);
+    converged(&sim);
+
+    // A deletion (legacy /app path), notified twice: one create.
+    let mark = sim.sent.len();
+    sim.graph.groups.remove("mb-w");
+    let deleted = notification("deleted", "app/calls/c1/audioRoutingGroups/mb-w");
+    for _ in 0..2 {
+        assert!(sim.reconciler.handle_notification(sim.now, &deleted));
+        sim.drain();
+    }
+    sim.run();
+    assert_eq!(sim.sent_since(mark), ["create mb-w oneToOne bot->[alice]"]);
+
+    // Foreign groups stay foreign; the collection asks for a list.
+    let mark = sim.sent.len();
+    let foreign = notification(
+        "updated",
+        "/communications/calls/c1/audioRoutingGroups/oneToOne",
+    );
+    assert!(sim.reconciler.handle_notification(sim.now, &foreign));
+    let collection = notification("updated", "/communications/calls/c1/audioRoutingGroups");
+    assert!(sim.reconciler.handle_notification(sim.now, &collection));
+    sim.drain();
+    sim.run();
+    assert_eq!(sim.sent_since(mark), ["list"]);
+    converged(&sim);
+}
