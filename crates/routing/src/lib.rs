@@ -27,6 +27,9 @@
 //!
 //! The bot is usually removed from the default all-hear-all mix (`removeFromDefaultAudioGroup`
 //! on its media config), so whatever it says is heard only through groups it is the source of.
+//! Other participants stay in the default mix, so in a room A and B also hear each other there;
+//! the room's A ↔ B groups only matter to participants outside the default mix. Graph forwards
+//! only the top 4 dominant speakers' audio, private groups included.
 //!
 //! # Presence and pruning
 //! New or changed routes may only name participants in the roster (and the bot). When someone
@@ -134,6 +137,6 @@ pub use route::{
     MAX_ID_PREFIX_LEN, MAX_ROUTE_NAME_LEN, Route, RouteError, RouteName, RouteShape, validate_group,
 };
 pub use table::{
-    MAX_SEND_STREAMS, Publish, RoutePublisher, RouteReader, RouteTable, SendRoute, SendStreamId,
-    TABLES_IN_FLIGHT, TableError, route_channel,
+    MAX_SEND_STREAMS, PoolTable, Publish, RoutePublisher, RouteReader, RouteTable, SendRoute,
+    SendStreamId, StreamPool, TABLES_IN_FLIGHT, TableError, route_channel,
 };

@@ -3,7 +3,8 @@
 //!
 //! # Shape
 //! A [`RouteTable`] is immutable. Its entries are indexed by [`SendStreamId`] (a small dense
-//! index the driver gives each bot route, fixed for the route's life), so the per-frame lookup
+//! index each bot route holds for its life — [`StreamPool`] hands them out together with the
+//! SSRCs the transport was configured with), so the per-frame lookup
 //! [`RouteTable::live_ssrc`] is one bounds check and one load. An entry carries the RTP SSRC the
 //! stream is sent on, the route and group it belongs to, its receivers, and whether it is *live*:
 //! only a live stream is sent, and a stream is live only while Graph's group lets nobody outside
@@ -174,6 +175,107 @@ impl RouteTable {
     /// True when the table has no entries.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// Gives bot routes outgoing streams from a fixed set of SSRCs.
+///
+/// The transport can only send on the SSRCs it was configured with at session start, so the
+/// driver reserves a few (one per route the bot may speak on at once) and lets the pool hand
+/// them out: a route keeps its stream (and SSRC) for as long as it exists, a removed route's
+/// stream goes back to the pool, and a new route takes the lowest free one. Routes beyond the
+/// pool's size get no stream and are reported, never silently mixed into another route's stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamPool {
+    slots: Vec<(u32, Option<RouteName>)>,
+    version: u64,
+}
+
+/// A table built by [`StreamPool::table`], with the routes that did not fit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolTable {
+    /// The table to publish.
+    pub table: RouteTable,
+    /// Bot routes left without a stream because every SSRC is taken.
+    pub unassigned: Vec<RouteName>,
+}
+
+impl StreamPool {
+    /// A pool over these SSRCs; stream `i` sends on `ssrcs[i]`. Duplicates and SSRCs beyond
+    /// [`MAX_SEND_STREAMS`] are refused.
+    pub fn new(ssrcs: &[u32]) -> Result<Self, TableError> {
+        if ssrcs.len() > MAX_SEND_STREAMS {
+            return Err(TableError::StreamOutOfRange(
+                u16::try_from(MAX_SEND_STREAMS).unwrap_or(u16::MAX),
+            ));
+        }
+        for (index, ssrc) in ssrcs.iter().enumerate() {
+            if ssrcs[..index].contains(ssrc) {
+                return Err(TableError::DuplicateSsrc(*ssrc));
+            }
+        }
+        Ok(Self {
+            slots: ssrcs.iter().map(|&ssrc| (ssrc, None)).collect(),
+            version: 0,
+        })
+    }
+
+    /// Assigns streams to `routes` (see the type docs) and builds the next table (versions count
+    /// up from 1).
+    pub fn table(&mut self, routes: &[BotRoute]) -> PoolTable {
+        for slot in &mut self.slots {
+            if slot
+                .1
+                .as_ref()
+                .is_some_and(|name| !routes.iter().any(|r| &r.route == name))
+            {
+                slot.1 = None;
+            }
+        }
+        let mut entries = Vec::with_capacity(routes.len());
+        let mut unassigned = Vec::new();
+        for route in routes {
+            let index = match self
+                .slots
+                .iter()
+                .position(|(_, name)| name.as_ref() == Some(&route.route))
+            {
+                Some(index) => Some(index),
+                None => {
+                    let free = self.slots.iter().position(|(_, name)| name.is_none());
+                    if let Some(index) = free {
+                        self.slots[index].1 = Some(route.route.clone());
+                    }
+                    free
+                }
+            };
+            let Some(index) = index else {
+                unassigned.push(route.route.clone());
+                continue;
+            };
+            entries.push(SendRoute {
+                // The pool holds at most MAX_SEND_STREAMS slots, so the index fits.
+                stream: SendStreamId(u16::try_from(index).unwrap_or(u16::MAX)),
+                ssrc: self.slots[index].0,
+                route: route.route.clone(),
+                group: Some(route.group.clone()),
+                receivers: route.receivers.clone(),
+                live: route.live,
+            });
+        }
+        self.version += 1;
+        // Indices are distinct slots and SSRCs were checked distinct in `new`.
+        let table = RouteTable::new(self.version, entries).unwrap_or_default();
+        PoolTable { table, unassigned }
+    }
+
+    /// The stream a route currently holds.
+    pub fn stream_of(&self, route: &RouteName) -> Option<SendStreamId> {
+        self.slots
+            .iter()
+            .position(|(_, name)| name.as_ref() == Some(route))
+            .and_then(|index| u16::try_from(index).ok())
+            .map(SendStreamId)
     }
 }
 

@@ -6,9 +6,10 @@ use std::thread;
 
 use common::{Sim, broadcast, name, pid, whisper};
 use mediabot_routing::{
-    Publish, RouteName, RouteTable, SendRoute, SendStreamId, TABLES_IN_FLIGHT, TableError,
-    route_channel,
+    BotRoute, Publish, RouteName, RouteTable, SendRoute, SendStreamId, StreamPool,
+    TABLES_IN_FLIGHT, TableError, route_channel,
 };
+use mediabot_signaling::models::AudioRoutingGroupId;
 
 fn entry(stream: u16, ssrc: u32, live: bool) -> SendRoute {
     SendRoute {
@@ -182,4 +183,57 @@ fn the_publisher_notices_a_finished_audio_thread() {
     assert!(!publisher.is_abandoned());
     drop(reader);
     assert!(publisher.is_abandoned());
+}
+
+fn bot_route(route: &str, live: bool) -> BotRoute {
+    BotRoute {
+        route: name(route),
+        group: AudioRoutingGroupId::new(format!("mb-{route}")),
+        receivers: vec![pid("alice")],
+        live,
+    }
+}
+
+#[test]
+fn the_stream_pool_keeps_a_routes_ssrc_and_reuses_freed_ones() {
+    let mut pool = StreamPool::new(&[0xa, 0xb]).unwrap();
+    let first = pool.table(&[bot_route("x", true), bot_route("y", false)]);
+    assert!(first.unassigned.is_empty());
+    assert_eq!(first.table.version(), 1);
+    assert_eq!(first.table.live_ssrc(SendStreamId(0)), Some(0xa));
+    assert_eq!(first.table.get(SendStreamId(1)).unwrap().route, name("y"));
+    assert_eq!(
+        first.table.live_ssrc(SendStreamId(1)),
+        None,
+        "y is not live yet"
+    );
+
+    // y goes live, z arrives while the pool is full: z waits, x and y keep their streams.
+    let second = pool.table(&[
+        bot_route("z", true),
+        bot_route("y", true),
+        bot_route("x", true),
+    ]);
+    assert_eq!(second.unassigned, [name("z")]);
+    assert_eq!(second.table.live_ssrc(SendStreamId(1)), Some(0xb));
+    assert_eq!(pool.stream_of(&name("x")), Some(SendStreamId(0)));
+
+    // x is removed: z takes its stream; y keeps its own.
+    let third = pool.table(&[bot_route("z", true), bot_route("y", true)]);
+    assert!(third.unassigned.is_empty());
+    assert_eq!(pool.stream_of(&name("z")), Some(SendStreamId(0)));
+    assert_eq!(pool.stream_of(&name("y")), Some(SendStreamId(1)));
+    assert_eq!(pool.stream_of(&name("x")), None);
+    assert_eq!(third.table.version(), 3);
+}
+
+#[test]
+fn a_stream_pool_needs_distinct_ssrcs() {
+    assert_eq!(
+        StreamPool::new(&[1, 2, 1]).unwrap_err(),
+        TableError::DuplicateSsrc(1)
+    );
+    assert!(StreamPool::new(&(0..65).collect::<Vec<u32>>()).is_err());
+    let mut empty = StreamPool::new(&[]).unwrap();
+    assert_eq!(empty.table(&[bot_route("x", true)]).unassigned, [name("x")]);
 }
