@@ -197,6 +197,8 @@ struct CallSlot {
     msi_names: Arc<std::sync::Mutex<HashMap<u32, String>>>,
     /// The call's routing task, once the bot's participant id is known.
     routes: Option<mpsc::Sender<RoutingCommand>>,
+    /// The publishing side of the send-route table, until the routing task takes it.
+    route_publisher: Option<mediabot_routing::RoutePublisher>,
     status: watch::Sender<CallStatus>,
 }
 
@@ -694,6 +696,12 @@ struct PendingMedia {
     session: MediaSession,
     blob: String,
     answer: oneshot::Receiver<String>,
+    route_publisher: mediabot_routing::RoutePublisher,
+}
+
+/// The SSRC of the bot's own audio (the session's single send stream).
+fn bot_ssrc() -> u32 {
+    mediabot_media::send::SendConfig::default().ssrc
 }
 
 async fn offer_media(
@@ -703,9 +711,16 @@ async fn offer_media(
 ) -> anyhow::Result<PendingMedia> {
     let n = NEXT_SESSION.fetch_add(1, Ordering::Relaxed);
     let mp_uri = format!("{base}/mp/{n}");
-    let (session, blob) = MediaSession::offer(media_config(config), &mp_uri)
+    let (mut session, blob) = MediaSession::offer(media_config(config), &mp_uri)
         .await
         .context("creating the media session")?;
+    // The send thread reads the routing table through this gate (no lock, no allocation).
+    let (route_publisher, reader) =
+        mediabot_routing::route_channel(mediabot_routing::RouteTable::empty());
+    session.set_send_gate(
+        0,
+        Box::new(crate::routing::RouteGate::new(reader, bot_ssrc())),
+    );
     let (answer_tx, answer) = oneshot::channel();
     shared
         .answers
@@ -717,6 +732,7 @@ async fn offer_media(
         session,
         blob: blob.to_blob_string(),
         answer,
+        route_publisher,
     })
 }
 
@@ -731,6 +747,7 @@ fn connect_when_answered(
         answer,
         ..
     } = pending;
+    // (the route publisher was moved into the call's slot by the caller)
     tokio::spawn(async move {
         let result = async {
             let answer = tokio::time::timeout(Duration::from_secs(30), answer)
@@ -744,6 +761,12 @@ fn connect_when_answered(
         .await;
         let _ = connected.send((request_id, result)).await;
     });
+}
+
+fn take_publisher(pending: &mut PendingMedia) -> Option<mediabot_routing::RoutePublisher> {
+    // Swap in an unused channel so `pending` stays whole for `connect_when_answered`.
+    let (spare, _reader) = mediabot_routing::route_channel(mediabot_routing::RouteTable::empty());
+    Some(std::mem::replace(&mut pending.route_publisher, spare))
 }
 
 fn new_slot(config: &BotConfig, n: u64, join_url: String, started: Instant) -> CallSlot {
@@ -769,6 +792,7 @@ fn new_slot(config: &BotConfig, n: u64, join_url: String, started: Instant) -> C
         msis: HashMap::new(),
         msi_names: Arc::default(),
         routes: None,
+        route_publisher: None,
         status,
     }
 }
@@ -791,7 +815,9 @@ async fn start_answer(
         call_options: None,
     };
     let request_id = driver.answer(call_id.clone(), answer).await?;
+    let mut pending = pending;
     let mut slot = new_slot(config, pending.n, String::new(), started);
+    slot.route_publisher = take_publisher(&mut pending);
     slot.call_id = Some(call_id.clone());
     slot.status.send_modify(|s| {
         s.call_id = Some(call_id.as_str().to_string());
@@ -823,7 +849,9 @@ async fn start_join(
     let started = Instant::now();
     let request_id = driver.create_call(call).await?;
 
-    let slot = new_slot(config, pending.n, request.join_url, started);
+    let mut pending = pending;
+    let mut slot = new_slot(config, pending.n, request.join_url, started);
+    slot.route_publisher = take_publisher(&mut pending);
     connect_when_answered(pending, request_id, connected);
     Ok((request_id, slot))
 }
@@ -871,7 +899,16 @@ async fn handle_event(
                         && slot.routes.is_none()
                         && let Ok(Some(bot)) = driver.my_participant_id(call_id.clone()).await
                     {
-                        match crate::routing::spawn(client.clone(), call_id.clone(), bot) {
+                        let publisher = slot.route_publisher.take().unwrap_or_else(|| {
+                            mediabot_routing::route_channel(mediabot_routing::RouteTable::empty()).0
+                        });
+                        match crate::routing::spawn(
+                            client.clone(),
+                            call_id.clone(),
+                            bot,
+                            publisher,
+                            bot_ssrc(),
+                        ) {
                             Ok(routes) => slot.routes = Some(routes),
                             Err(e) => eprintln!("mediabot: no routing for {call_id}: {e:#}"),
                         }

@@ -374,6 +374,25 @@ async fn a_whisper_reaches_only_its_receiver_and_removing_it_restores_the_mix() 
             .map_or(0.0, |h: mediabot_sim::HeardReport| h.seconds)
     };
 
+    let tone = |seconds| SpeakRequest {
+        tone_hz: Some(1_000.0),
+        seconds,
+        wav: None,
+        clear: false,
+    };
+    let (alice_before, bob_before) = (heard(&alice), heard(&bob));
+    // Graph is slow to create the group (503, retry after 0.5 s): a window in which audio sent
+    // without waiting for the route would reach everyone through the default mix.
+    let mut slow = FaultRule::new(
+        FaultKind::ServerError {
+            status: 503,
+            retry_after_secs: Some(0.5),
+        },
+        1,
+    );
+    slow.method = Some("POST".into());
+    slow.path_contains = Some("audioRoutingGroups".into());
+    rig.sim.inject_fault(slow);
     rig.app
         .routes(
             call_id.clone(),
@@ -386,6 +405,12 @@ async fn a_whisper_reaches_only_its_receiver_and_removing_it_restores_the_mix() 
         )
         .await
         .expect("route accepted");
+    // Speak at once, before Graph has the group: the send gate holds the audio back until the
+    // route is live, so nothing leaks into the default mix meanwhile.
+    rig.app
+        .speak(call_id.clone(), tone(2.0))
+        .await
+        .expect("speak");
     until("the whisper group at Graph", || {
         rig.sim
             .call(&call)
@@ -394,20 +419,8 @@ async fn a_whisper_reaches_only_its_receiver_and_removing_it_restores_the_mix() 
     .await;
     let group = rig.sim.call(&call).unwrap().routing_groups.remove(0);
     assert_eq!(group.receivers, vec![alice.clone()]);
-
-    let (alice_before, bob_before) = (heard(&alice), heard(&bob));
-    let tone = |seconds| SpeakRequest {
-        tone_hz: Some(1_000.0),
-        seconds,
-        wav: None,
-        clear: false,
-    };
-    rig.app
-        .speak(call_id.clone(), tone(2.0))
-        .await
-        .expect("speak");
     until("Alice to hear the whisper", || {
-        heard(&alice) >= alice_before + 1.5
+        heard(&alice) >= alice_before + 1.0
     })
     .await;
     assert_eq!(heard(&bob), bob_before, "Bob heard nothing of the whisper");

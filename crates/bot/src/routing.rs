@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use mediabot_routing::{
-    Output, Reconciler, ReconcilerConfig, RequestKind, Route, RouteName, RouteStatus, RoutingReply,
-    RoutingRequest,
+    BotRoute, Output, Reconciler, ReconcilerConfig, RequestKind, Route, RouteName, RoutePublisher,
+    RouteReader, RouteStatus, RoutingReply, RoutingRequest, SendStreamId, StreamPool,
 };
 use mediabot_signaling::call::GraphFailure;
 use mediabot_signaling::client::GraphClient;
@@ -94,13 +94,47 @@ async fn execute(
     })
 }
 
-/// Starts the routing task of `call`, whose bot participant is `bot`.
+/// The send thread's view of the routes: with no bot route the bot speaks into the default mix
+/// on its own SSRC; with one, its audio goes out only while that route's group is in place at
+/// Graph (so a whisper never leaks into the mix while Graph is still setting it up).
+pub(crate) struct RouteGate {
+    reader: RouteReader,
+    default_ssrc: u32,
+}
+
+impl RouteGate {
+    pub(crate) fn new(reader: RouteReader, default_ssrc: u32) -> RouteGate {
+        RouteGate {
+            reader,
+            default_ssrc,
+        }
+    }
+}
+
+impl mediabot_media::send::SendGate for RouteGate {
+    fn live_ssrc(&mut self) -> Option<u32> {
+        self.reader.refresh();
+        let table = self.reader.table();
+        if table.is_empty() {
+            Some(self.default_ssrc)
+        } else {
+            table.live_ssrc(SendStreamId(0))
+        }
+    }
+}
+
+/// Starts the routing task of `call`, whose bot participant is `bot`; it publishes the bot's
+/// routes to the send thread through `publisher` (stream 0 sends on `bot_ssrc`).
 pub(crate) fn spawn(
     client: Arc<GraphClient>,
     call: CallId,
     bot: ParticipantId,
+    mut publisher: RoutePublisher,
+    bot_ssrc: u32,
 ) -> anyhow::Result<mpsc::Sender<RoutingCommand>> {
     let mut reconciler = Reconciler::new(ReconcilerConfig::new(bot.clone()))?;
+    let mut pool = StreamPool::new(&[bot_ssrc])?;
+    let mut published: Vec<BotRoute> = Vec::new();
     let (tx, mut commands) = mpsc::channel::<RoutingCommand>(32);
     let (result_tx, mut results) = mpsc::channel(32);
     tokio::spawn(async move {
@@ -123,6 +157,19 @@ pub(crate) fn spawn(
                         break;
                     }
                 }
+            }
+            let bot_routes = reconciler.bot_routes();
+            if bot_routes != published {
+                let built = pool.table(&bot_routes);
+                if !built.unassigned.is_empty() {
+                    tracing::warn!(routes = ?built.unassigned, "the bot has one outgoing stream; extra bot routes stay silent");
+                }
+                // A table the audio thread cannot take yet stays pending and goes out with the
+                // next publish or flush (only the newest routing matters).
+                let _ = publisher.publish(built.table);
+                published = bot_routes;
+            } else if publisher.has_pending() {
+                publisher.flush();
             }
             let sleep = async {
                 match deadline {

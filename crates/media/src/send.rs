@@ -34,6 +34,15 @@ pub trait PacketSink: Send {
     fn send_rtp(&mut self, packet: &[u8]) -> bool;
 }
 
+/// Decides, once per tick, whether the bot's audio may go out and on which SSRC: the audio
+/// thread's view of the routing table. Called at the start of every tick on the send thread,
+/// so it must not block or allocate.
+pub trait SendGate: Send {
+    /// `Some(ssrc)`: send this tick's frame on `ssrc`; `None`: hold it back (it is dropped, not
+    /// delayed: audio meant for a route that is not in place yet must not leak to anyone).
+    fn live_ssrc(&mut self) -> Option<u32>;
+}
+
 /// What to send while no audio is queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IdleMode {
@@ -115,6 +124,8 @@ pub struct SendStats {
     pub queue_overflow_samples: AtomicU64,
     /// Samples (48 kHz) dropped by `clear()`.
     pub cleared_samples: AtomicU64,
+    /// Frames held back because the send gate (routing) had no live route for them.
+    pub gated_frames: AtomicU64,
     /// Ticks run by the send thread.
     pub ticks: AtomicU64,
     /// Sum and maximum of the pacing error (actual − scheduled tick time), microseconds.
@@ -315,6 +326,7 @@ pub struct Sender {
     sequence: u16,
     timestamp: u32,
     talking: bool,
+    gate: Option<Box<dyn SendGate>>,
     stats: Arc<SendStats>,
 }
 
@@ -352,12 +364,19 @@ pub fn outbound(config: SendConfig) -> Result<(OutboundAudio, Sender), SendError
             sequence: 0,
             timestamp: 0,
             talking: false,
+            gate: None,
             stats,
         },
     ))
 }
 
 impl Sender {
+    /// Puts a gate (see [`SendGate`]) in front of the sink. Without one, every frame goes out on
+    /// the configured SSRC.
+    pub fn set_gate(&mut self, gate: Box<dyn SendGate>) {
+        self.gate = Some(gate);
+    }
+
     /// Runs one 20 ms tick: encodes a frame of queued audio (or silence) and hands the RTP
     /// packet to `sink`. Never blocks and never allocates.
     pub fn handle_tick(&mut self, sink: &mut dyn PacketSink) -> Result<(), SendError> {
@@ -389,6 +408,20 @@ impl Sender {
         };
         let timestamp = self.timestamp;
         self.timestamp = self.timestamp.wrapping_add(OPUS_TICKS_PER_FRAME);
+        let ssrc = match self.gate.as_mut() {
+            None => self.config.ssrc,
+            Some(gate) => match gate.live_ssrc() {
+                Some(ssrc) => ssrc,
+                None => {
+                    if has_audio {
+                        self.stats.gated_frames.fetch_add(1, Ordering::Relaxed);
+                    }
+                    // The next frame that may go out starts a new talkspurt.
+                    self.talking = false;
+                    return Ok(());
+                }
+            },
+        };
         let dtx = !has_audio && self.config.idle == IdleMode::Pause;
         if dtx && !self.talking {
             return Ok(());
@@ -408,7 +441,7 @@ impl Sender {
             payload_type: self.config.payload_type,
             sequence: self.sequence,
             timestamp,
-            ssrc: self.config.ssrc,
+            ssrc,
         }
         .write(&[], &self.encoded[..len], &mut self.packet)
         .map_err(|e| SendError::Resample(e.to_string()))?;
@@ -586,6 +619,41 @@ mod tests {
         assert_eq!(stats.silence_frames.load(Ordering::Relaxed), 1);
         assert_eq!(stats.cleared_samples.load(Ordering::Relaxed), 96_000 - 960);
         assert_eq!(audio.queued_ms(), 0);
+    }
+
+    struct Gate(std::sync::Arc<std::sync::Mutex<Option<u32>>>);
+
+    impl SendGate for Gate {
+        fn live_ssrc(&mut self) -> Option<u32> {
+            *self.0.lock().unwrap()
+        }
+    }
+
+    #[test]
+    fn a_closed_gate_holds_audio_back_and_an_open_one_picks_the_ssrc() {
+        let (mut audio, mut sender) = outbound(SendConfig::default()).unwrap();
+        let state = std::sync::Arc::new(std::sync::Mutex::new(None));
+        sender.set_gate(Box::new(Gate(state.clone())));
+        audio
+            .push_pcm(&tone(500.0, 48_000, 1, 0.2), 48_000, 1)
+            .unwrap();
+        let mut sink = Collect::default();
+        for _ in 0..3 {
+            sender.handle_tick(&mut sink).unwrap();
+        }
+        assert!(
+            sink.0.is_empty(),
+            "nothing leaks while the route is not live"
+        );
+        assert_eq!(sender.stats().gated_frames.load(Ordering::Relaxed), 3);
+        *state.lock().unwrap() = Some(0x5157);
+        sender.handle_tick(&mut sink).unwrap();
+        let p = RtpPacket::parse(&sink.0[0]).unwrap();
+        assert_eq!(p.ssrc(), 0x5157);
+        assert!(
+            p.marker(),
+            "the first frame after the gate opens starts a talkspurt"
+        );
     }
 
     #[test]

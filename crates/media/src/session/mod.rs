@@ -217,6 +217,18 @@ impl MediaSession {
         Ok(())
     }
 
+    /// Puts a [`SendGate`](crate::send::SendGate) (e.g. the routing table's reader) in front of
+    /// local stream `index`. Only before media connects: returns false afterwards.
+    pub fn set_send_gate(&mut self, index: usize, gate: Box<dyn crate::send::SendGate>) -> bool {
+        match self.pending_senders.get_mut(index) {
+            Some(sender) => {
+                sender.set_gate(gate);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Where to push the audio of local stream `index` (0 for the bot's single stream).
     pub fn outbound(&mut self, index: usize) -> Option<&mut OutboundAudio> {
         self.outbound.get_mut(index)
