@@ -435,9 +435,11 @@ async fn everyone_hears_the_bot_until_it_whispers_to_alice() {
         Some(MediaStatus::Closed)
     );
     let report = processor.report(&call).unwrap();
-    assert!(report.bot_frames >= 150, "{}", report.bot_frames);
+    // The waits above guarantee 1 s + 1 s + 0.5 s of the bot's audio: 125 frames at least
+    // (how many more arrived depends on the machine's load, so only the floor is asserted).
+    assert!(report.bot_frames >= 125, "{}", report.bot_frames);
     assert!(
-        report.transport.rtp_received >= 150,
+        report.transport.rtp_received >= 125,
         "{:?}",
         report.transport
     );
