@@ -90,13 +90,20 @@ fn resample(c: &mut Criterion) {
 fn full_receive_path(c: &mut Criterion) {
     let mut stream = LoopedStream::new(FIXTURE, 7);
     let mut receiver = Receiver::new(ReceiverConfig::default()).expect("receiver");
-    let (tx, rx) = crossbeam_channel::bounded::<PcmFrame>(256);
+    let (tx, rx) = crossbeam_channel::bounded::<PcmFrame>(4_096);
+    // The consumer polls every 5 ms, as mediabot's recorder does, so the audio thread never
+    // pays a wake-up syscall per frame (see docs/PERFORMANCE.md).
     let consumer = std::thread::spawn(move || {
         let mut n = 0u64;
-        for frame in rx.iter() {
-            n += u64::from(frame.samples()[0] != i16::MIN);
+        loop {
+            match rx.try_recv() {
+                Ok(frame) => n += u64::from(frame.samples()[0] != i16::MIN),
+                Err(crossbeam_channel::TryRecvError::Empty) => {
+                    std::thread::sleep(std::time::Duration::from_millis(5))
+                }
+                Err(crossbeam_channel::TryRecvError::Disconnected) => return n,
+            }
         }
-        n
     });
     let mut arrival = 0i64;
     c.bench_function("full_receive_path_16k", |b| {
@@ -110,6 +117,33 @@ fn full_receive_path(c: &mut Criterion) {
     });
     drop(tx);
     black_box(consumer.join().expect("consumer"));
+}
+
+/// The same path without the cross-thread hand-off: what the audio thread itself spends.
+fn receive_path_on_thread(c: &mut Criterion) {
+    let mut group = c.benchmark_group("receive_path_on_thread");
+    for (name, mix) in [
+        ("decode_jitter_mix_speaker", true),
+        ("decode_jitter_speaker", false),
+    ] {
+        let mut stream = LoopedStream::new(FIXTURE, 7);
+        let mut receiver = Receiver::new(ReceiverConfig {
+            mix,
+            ..ReceiverConfig::default()
+        })
+        .expect("receiver");
+        let mut arrival = 0i64;
+        let mut sum = 0i64;
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                receiver.handle_datagram(arrival, stream.next_packet());
+                arrival += 20_000;
+                receiver.handle_tick(&mut |frame: &PcmFrame| sum += i64::from(frame.samples()[0]));
+            })
+        });
+        black_box(sum);
+    }
+    group.finish();
 }
 
 fn handoff(c: &mut Criterion) {
@@ -167,13 +201,15 @@ fn tone(rate: u32, n: usize) -> Vec<i16> {
 fn send_path(c: &mut Criterion) {
     use mediabot_media::send::{SendConfig, outbound};
     let mut group = c.benchmark_group("send_path");
-    // The floor of the send side: libopus encode of 20 ms at 48 kHz, voip, 32 kbps, FEC.
+    // The floor of the send side: libopus encode of 20 ms at 48 kHz with the send path's own
+    // settings (voip, 32 kbps, in-band FEC sized for 10 % loss, which makes SILK add LBRR).
     let mut encoder =
         opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Voip).expect("encoder");
     encoder
         .set_bitrate(opus::Bitrate::Bits(32_000))
         .expect("bitrate");
     encoder.set_inband_fec(true).expect("fec");
+    encoder.set_packet_loss_perc(10).expect("loss");
     let pcm48 = tone(48_000, 960);
     let mut out = [0u8; 1_275];
     group.bench_function("opus_encode_48k_floor", |b| {
@@ -231,6 +267,7 @@ criterion_group!(
     opus_decode,
     resample,
     full_receive_path,
+    receive_path_on_thread,
     handoff,
     fifo
 );

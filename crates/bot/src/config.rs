@@ -162,6 +162,14 @@ impl BotConfig {
             Some(p) => format!("parsing {}", p.display()),
             None => "reading configuration from the environment".into(),
         })?;
+        if let Ok(ip) = std::env::var("MEDIABOT_MEDIA_BIND_IP") {
+            config.media.bind_ip = ip
+                .parse()
+                .with_context(|| format!("MEDIABOT_MEDIA_BIND_IP={ip} is not an IP address"))?;
+        }
+        if let Ok(dir) = std::env::var("MEDIABOT_OUT_DIR") {
+            config.out_dir = PathBuf::from(dir);
+        }
         if let Ok(secret) = std::env::var("MEDIABOT_APP_SECRET") {
             config.app_secret = Some(Secret::new(secret));
         }

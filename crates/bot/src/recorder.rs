@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use mediabot_media::frame::{FrameFlags, PcmFormat, PcmFrame};
 use mediabot_media::speaker::frame_dbov;
 
@@ -107,10 +107,15 @@ fn run(
         while let Ok(Control::Name { msi, name }) = control.try_recv() {
             names.insert(msi, name);
         }
-        let frame = match frames.recv_timeout(std::time::Duration::from_millis(200)) {
+        // Poll, never park: a parked consumer would make the audio thread pay a wake-up
+        // syscall for every frame it hands over. The recorder drains every 20 ms instead.
+        let frame = match frames.try_recv() {
             Ok(frame) => frame,
-            Err(RecvTimeoutError::Timeout) => continue,
-            Err(RecvTimeoutError::Disconnected) => break,
+            Err(TryRecvError::Empty) => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                continue;
+            }
+            Err(TryRecvError::Disconnected) => break,
         };
         let is_mixed = frame.flags.contains(FrameFlags::MIXED);
         let track = if is_mixed {

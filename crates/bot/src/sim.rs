@@ -41,6 +41,7 @@ pub(crate) fn run(port: u16, scenario: Option<&Path>) -> anyhow::Result<()> {
             "  export MEDIABOT_OPENID_CONFIGURATION_URL={}",
             sim.openid_configuration_url()
         );
+        println!("  export MEDIABOT_MEDIA_BIND_IP=127.0.0.1   # media on loopback, like the simulator's");
         println!("  mediabot serve");
         println!();
         for meeting in sim.meetings() {
