@@ -55,9 +55,9 @@ def main():
     on_thread = results["receive_path_on_thread/decode_jitter_speaker"]
     print(f"audio-thread path (no hand-off, no mix) / decode floor = {on_thread / floor:.3f}")
     print(f"streams one core decodes in real time (20 ms / full path) = {20e6 / full:.0f}")
-    send = results["send_path/push_16k_encode_packetise"]
+    send = results["send_path/push_48k_encode_packetise"]
     send_floor = results["send_path/opus_encode_48k_floor"]
-    print(f"send path (16 kHz in) / encode floor = {send / send_floor:.3f}")
+    print(f"send path (48 kHz in) / encode floor = {send / send_floor:.3f}")
 
 
 if __name__ == "__main__":
