@@ -65,6 +65,20 @@ async fn wait(
     );
 }
 
+/// Joins `join_url` and waits for media to connect.
+async fn join_connected(rig: &Rig, join_url: String) -> crate::app::JoinTicket {
+    let mut ticket = rig
+        .app
+        .join(JoinRequest { join_url })
+        .await
+        .expect("join accepted");
+    wait(&mut ticket.status, "media", |s| {
+        s.state == "media connected"
+    })
+    .await;
+    ticket
+}
+
 async fn hang_up_and_report(
     rig: &Rig,
     status: &mut watch::Receiver<CallStatus>,
@@ -132,15 +146,7 @@ async fn throttled_create_call_is_retried_and_the_call_proceeds() {
     rule.path_contains = Some("/communications/calls".into());
     rig.sim.inject_fault(rule);
     let meeting = rig.sim.meetings().remove(0);
-    let ticket = rig
-        .app
-        .join(JoinRequest {
-            join_url: meeting.join_url,
-        })
-        .await
-        .expect("join accepted");
-    let mut status = ticket.status;
-    wait(&mut status, "media", |s| s.state == "media connected").await;
+    let mut status = join_connected(&rig, meeting.join_url).await.status;
     let mut saw_429 = false;
     while let Ok(event) = events.try_recv() {
         if let SimEvent::RequestServed { status: 429, .. } = event {
@@ -185,15 +191,7 @@ async fn keep_alive_keeps_the_call_past_the_inactivity_window() {
     let rig = rig("keepalive", config, |bot| bot.keep_alive_seconds = 1).await;
     let mut events = rig.sim.subscribe();
     let meeting = rig.sim.meetings().remove(0);
-    let ticket = rig
-        .app
-        .join(JoinRequest {
-            join_url: meeting.join_url,
-        })
-        .await
-        .expect("join accepted");
-    let mut status = ticket.status;
-    wait(&mut status, "media", |s| s.state == "media connected").await;
+    let mut status = join_connected(&rig, meeting.join_url).await.status;
     // Count keepAlives until five have been served: that is past the 3 s window.
     let served = tokio::time::timeout(Duration::from_secs(15), async {
         let mut n = 0;
@@ -221,15 +219,7 @@ async fn keep_alive_keeps_the_call_past_the_inactivity_window() {
 async fn a_forged_callback_is_rejected_and_the_call_state_is_untouched() {
     let rig = rig("forged", SimConfig::default(), |_| {}).await;
     let meeting = rig.sim.meetings().remove(0);
-    let ticket = rig
-        .app
-        .join(JoinRequest {
-            join_url: meeting.join_url,
-        })
-        .await
-        .expect("join accepted");
-    let mut status = ticket.status;
-    wait(&mut status, "media", |s| s.state == "media connected").await;
+    let status = join_connected(&rig, meeting.join_url).await.status;
     // The next notification is signed with a key the JWKS does not publish.
     let mut events = rig.sim.subscribe();
     rig.sim
@@ -262,15 +252,7 @@ async fn a_forged_callback_is_rejected_and_the_call_state_is_untouched() {
 async fn the_bot_speaks_and_the_meeting_hears_it() {
     let rig = rig("speak", SimConfig::default(), |_| {}).await;
     let meeting = rig.sim.meetings().remove(0);
-    let ticket = rig
-        .app
-        .join(JoinRequest {
-            join_url: meeting.join_url,
-        })
-        .await
-        .expect("join accepted");
-    let mut status = ticket.status;
-    wait(&mut status, "media", |s| s.state == "media connected").await;
+    let status = join_connected(&rig, meeting.join_url).await.status;
     let call_id = status.borrow().call_id.clone().expect("call id");
     rig.app
         .speak(
@@ -338,15 +320,7 @@ async fn a_whisper_reaches_only_its_receiver_and_removing_it_restores_the_mix() 
             .clone()
     };
     let (alice, bob) = (id_of("alice"), id_of("bob"));
-    let ticket = rig
-        .app
-        .join(JoinRequest {
-            join_url: meeting.join_url.clone(),
-        })
-        .await
-        .expect("join accepted");
-    let mut status = ticket.status;
-    wait(&mut status, "media", |s| s.state == "media connected").await;
+    let mut status = join_connected(&rig, meeting.join_url.clone()).await.status;
     wait(&mut status, "Bob to join", |s| {
         s.participants.iter().any(|p| p == "Bob")
     })
