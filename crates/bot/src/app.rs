@@ -68,6 +68,8 @@ pub(crate) struct CallReport {
     /// Create-call request sent → media connected (ICE + DTLS).
     pub(crate) media_connected_ms: Option<f64>,
     pub(crate) duration_seconds: f64,
+    /// Latest round-trip time to the media processor, from its RTCP receiver reports.
+    pub(crate) rtt_ms: Option<f64>,
     pub(crate) mixed_wav: Option<String>,
     pub(crate) participants: Vec<ParticipantReport>,
     pub(crate) end: EndReport,
@@ -1036,6 +1038,7 @@ async fn finish_call(slot: CallSlot, result_info: Option<ResultInfo>, cause: End
             .media_connected
             .map(|t| (t - slot.started).as_secs_f64() * 1_000.0),
         duration_seconds: slot.started.elapsed().as_secs_f64(),
+        rtt_ms: receive.receiver.rtt_us.map(|us| us as f64 / 1_000.0),
         mixed_wav: (mixed_frames > 0).then(|| "mixed.wav".to_string()),
         participants,
         end: EndReport {

@@ -94,6 +94,9 @@ pub struct ReceiverConfig {
     pub mix: bool,
     /// Active/dominant speaker detection.
     pub speaker: SpeakerConfig,
+    /// Wall-clock time (Unix µs) of arrival time 0, when the driver knows it: lets RTCP
+    /// receiver reports about the bot's own streams give the round-trip time (RFC 3550 §6.4.1).
+    pub arrival_origin_unix_us: Option<i64>,
 }
 
 impl Default for ReceiverConfig {
@@ -107,6 +110,7 @@ impl Default for ReceiverConfig {
             evict_after_ticks: 250,
             mix: true,
             speaker: SpeakerConfig::default(),
+            arrival_origin_unix_us: None,
         }
     }
 }
@@ -166,6 +170,11 @@ pub struct ReceiverStats {
     pub no_source_slot: u64,
     /// RTCP compound packets read.
     pub rtcp: u64,
+    /// Latest round-trip time to the peer in µs, from a report block about one of our streams
+    /// (needs [`ReceiverConfig::arrival_origin_unix_us`]).
+    pub rtt_us: Option<u64>,
+    /// Report blocks that gave a round-trip time.
+    pub rtt_samples: u64,
     /// Ticks run.
     pub ticks: u64,
 }
@@ -249,7 +258,7 @@ impl Receiver {
     pub fn handle_datagram(&mut self, arrival_us: i64, datagram: &[u8]) -> DatagramOutcome {
         self.stats.datagrams += 1;
         if is_rtcp(datagram) {
-            return self.handle_rtcp(datagram);
+            return self.handle_rtcp(arrival_us, datagram);
         }
         let Ok(packet) = RtpPacket::parse(datagram) else {
             self.stats.garbage += 1;
@@ -468,13 +477,38 @@ impl Receiver {
         })
     }
 
-    fn handle_rtcp(&mut self, datagram: &[u8]) -> DatagramOutcome {
+    fn handle_rtcp(&mut self, arrival_us: i64, datagram: &[u8]) -> DatagramOutcome {
         self.stats.rtcp += 1;
+        let arrival_ntp = self.config.arrival_origin_unix_us.and_then(|origin| {
+            let unix_us = u64::try_from(origin.saturating_add(arrival_us)).ok()?;
+            Some(crate::rtcp::NtpTime::from_unix_duration(
+                std::time::Duration::from_micros(unix_us),
+            ))
+        });
         for packet in parse_compound(datagram) {
             let Ok(packet) = packet else {
                 self.stats.garbage += 1;
                 return DatagramOutcome::Garbage;
             };
+            // Report blocks about streams we do not receive are about what we send: the peer
+            // echoes our SR's time (LSR) and how long it held it (DLSR).
+            let blocks = match &packet {
+                RtcpPacket::SenderReport(sr) => Some(sr.report_blocks()),
+                RtcpPacket::ReceiverReport(rr) => Some(rr.report_blocks()),
+                _ => None,
+            };
+            if let (Some(blocks), Some(arrival)) = (blocks, arrival_ntp) {
+                for block in blocks {
+                    let about_ours = !self
+                        .sources
+                        .iter()
+                        .any(|s| s.in_use && s.ssrc == block.ssrc);
+                    if let Some(rtt) = block.round_trip_time(arrival).filter(|_| about_ours) {
+                        self.stats.rtt_us = Some(rtt.as_micros() as u64);
+                        self.stats.rtt_samples += 1;
+                    }
+                }
+            }
             if let RtcpPacket::SenderReport(sr) = packet {
                 let unix_us = sr
                     .ntp_timestamp
@@ -636,6 +670,36 @@ mod tests {
             second.capture_unix_micros,
             Some(unix.as_micros() as i64 + 20_000)
         );
+    }
+
+    #[test]
+    fn a_receiver_report_about_our_stream_gives_the_round_trip_time() {
+        use crate::rtcp::{ReportBlock, write_receiver_report};
+        let origin = 1_800_000_000_000_000i64; // Unix µs at arrival time 0
+        let mut rx = Receiver::new(ReceiverConfig {
+            arrival_origin_unix_us: Some(origin),
+            ..ReceiverConfig::default()
+        })
+        .unwrap();
+        // We sent an SR at origin + 1 s; the peer held it 250 ms and its RR arrives at
+        // origin + 1.3 s: RTT = 300 ms - 250 ms = 50 ms.
+        let sr_sent =
+            NtpTime::from_unix_duration(Duration::from_micros((origin + 1_000_000) as u64));
+        let block = ReportBlock {
+            ssrc: 0x6d62_0001,
+            fraction_lost: 0,
+            cumulative_lost: 0,
+            highest_seq: 10,
+            jitter: 0,
+            last_sr: sr_sent.middle_32(),
+            delay_since_last_sr: 65_536 / 4,
+        };
+        let mut rr = Vec::new();
+        write_receiver_report(0x0a11_ce01, &[block], &mut rr);
+        assert_eq!(rx.handle_datagram(1_300_000, &rr), DatagramOutcome::Rtcp);
+        let rtt = rx.stats().rtt_us.expect("an RTT");
+        assert!((49_900..=50_100).contains(&rtt), "{rtt} µs");
+        assert_eq!(rx.stats().rtt_samples, 1);
     }
 
     #[test]

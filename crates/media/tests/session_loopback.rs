@@ -151,6 +151,15 @@ async fn ten_seconds_of_opus_each_way_over_dtls_srtp() {
         at_bot.iter().all(|f| f.msi == Some(PEER_MSI)),
         "the peer's SSRC→MSI plan tags the bot's frames"
     );
+    println!(
+        "RTT from RTCP at the bot: {:?} µs ({} samples)",
+        bot_report.receiver.rtt_us, bot_report.receiver.rtt_samples
+    );
+    assert!(
+        bot_report.receiver.rtt_samples > 0
+            && bot_report.receiver.rtt_us.is_some_and(|rtt| rtt < 50_000),
+        "the peer's receiver reports give a loopback round-trip time"
+    );
     assert_eq!(peer_stats.srtp_rejected, 0);
     assert!(bot_report.sources.iter().any(|s| s.ssrc == PEER_SSRC));
 }

@@ -122,6 +122,17 @@ fn session_guid(entropy: &str) -> Guid {
 
 impl MediaSession {
     async fn build(mut config: MediaSessionConfig) -> Result<MediaSession, SessionError> {
+        // One instant, seen by both clocks: arrival times (µs since the transport's origin) map
+        // to wall-clock time, so RTCP receiver reports give the round-trip time.
+        if config.transport.clock_origin.is_none() {
+            let origin = std::time::Instant::now();
+            let unix = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
+            config.transport.clock_origin = Some(origin);
+            config.audio.receiver.arrival_origin_unix_us =
+                Some(i64::try_from(unix.as_micros()).unwrap_or(i64::MAX));
+        }
         let audio =
             AudioThread::spawn(config.audio).map_err(|e| SessionError::Audio(e.to_string()))?;
         config.transport.local_streams = config
