@@ -17,6 +17,8 @@ use std::time::Duration;
 
 use thiserror::Error;
 
+use crate::rtp::SourceIds;
+
 /// Sender report packet type (RFC 3550 §6.4.1).
 pub const PT_SENDER_REPORT: u8 = 200;
 /// Receiver report packet type (RFC 3550 §6.4.2).
@@ -478,10 +480,8 @@ pub struct Bye<'a> {
 
 impl<'a> Bye<'a> {
     /// The SSRCs / CSRCs that are leaving.
-    pub fn sources(&self) -> Ssrcs<'a> {
-        Ssrcs {
-            bytes: self.sources,
-        }
+    pub fn sources(&self) -> SourceIds<'a> {
+        SourceIds::new(self.sources)
     }
 
     /// The reason for leaving, as sent (meant to be UTF-8, not checked).
@@ -489,29 +489,6 @@ impl<'a> Bye<'a> {
         self.reason
     }
 }
-
-/// Iterator over a list of 32-bit source identifiers.
-#[derive(Debug, Clone)]
-pub struct Ssrcs<'a> {
-    bytes: &'a [u8],
-}
-
-impl Iterator for Ssrcs<'_> {
-    type Item = u32;
-
-    fn next(&mut self) -> Option<u32> {
-        let (first, rest) = self.bytes.split_first_chunk::<4>()?;
-        self.bytes = rest;
-        Some(u32::from_be_bytes(*first))
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        let n = self.bytes.len() / 4;
-        (n, Some(n))
-    }
-}
-
-impl ExactSizeIterator for Ssrcs<'_> {}
 
 /// SDES item type of the canonical name (RFC 3550 §6.5.1).
 pub const SDES_CNAME: u8 = 1;

@@ -192,8 +192,8 @@ impl<'a> RtpPacket<'a> {
     }
 
     /// The contributing sources (0 to 15 of them).
-    pub fn csrcs(&self) -> Csrcs<'a> {
-        Csrcs { bytes: self.csrcs }
+    pub fn csrcs(&self) -> SourceIds<'a> {
+        SourceIds { bytes: self.csrcs }
     }
 
     /// The header extension, when the extension bit is set.
@@ -217,13 +217,21 @@ impl<'a> RtpPacket<'a> {
     }
 }
 
-/// Iterator over the CSRC list of an [`RtpPacket`].
+/// Iterator over a list of 32-bit source identifiers: an RTP packet's CSRCs, an RTCP BYE's
+/// SSRC/CSRC list.
 #[derive(Debug, Clone)]
-pub struct Csrcs<'a> {
+pub struct SourceIds<'a> {
     bytes: &'a [u8],
 }
 
-impl Iterator for Csrcs<'_> {
+impl<'a> SourceIds<'a> {
+    /// Reads `bytes` as big-endian `u32`s (a trailing partial word is ignored).
+    pub(crate) fn new(bytes: &'a [u8]) -> SourceIds<'a> {
+        SourceIds { bytes }
+    }
+}
+
+impl Iterator for SourceIds<'_> {
     type Item = u32;
 
     fn next(&mut self) -> Option<u32> {
@@ -238,7 +246,7 @@ impl Iterator for Csrcs<'_> {
     }
 }
 
-impl ExactSizeIterator for Csrcs<'_> {}
+impl ExactSizeIterator for SourceIds<'_> {}
 
 /// The header extension of an RTP packet (RFC 3550 §5.3.1): a 16-bit profile and its data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
