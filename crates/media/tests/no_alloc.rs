@@ -7,55 +7,19 @@
     reason = "a GlobalAlloc implementation is unsafe by definition; it only forwards to System"
 )]
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use mediabot_media::capture::CaptureReader;
 use mediabot_media::receiver::ReceiverConfig;
 use mediabot_media::thread::{AudioThread, AudioThreadConfig, OutputPolicy, TickSource};
 
-struct CountingAllocator;
+#[path = "common/counting_alloc.rs"]
+mod counting_alloc;
 
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-thread_local! {
-    static COUNTED: Cell<bool> = const { Cell::new(false) };
-}
-
-fn counted() -> bool {
-    COUNTED.try_with(Cell::get).unwrap_or(false)
-}
-
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if counted() {
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if counted() {
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: CountingAllocator = CountingAllocator;
+use counting_alloc::allocations;
 
 fn count_this_thread() {
-    COUNTED.with(|c| c.set(true));
+    counting_alloc::count_this_thread(true);
 }
 
 /// Every datagram of a capture, with arrival times, loaded before measuring.
@@ -120,14 +84,14 @@ fn audio_thread_steady_state_does_not_allocate() {
             ticks_sent += 1;
             next_tick += 20_000;
             wait_for_tick(ticks_sent - 1, &mut received);
-            measure_from = Some(ALLOCATIONS.load(Ordering::SeqCst));
+            measure_from = Some(allocations());
         }
     }
     // One more tick, and wait for its frames, so the measured stretch has been fully processed.
     input.tick().unwrap();
     ticks_sent += 1;
     wait_for_tick(ticks_sent - 1, &mut received);
-    let after = ALLOCATIONS.load(Ordering::SeqCst);
+    let after = allocations();
     input.stop().unwrap();
     drop(input);
     let report = thread.join();
@@ -147,7 +111,7 @@ fn audio_thread_steady_state_does_not_allocate() {
 
 #[test]
 fn the_counter_sees_allocations_on_opted_in_threads() {
-    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    let before = allocations();
     std::thread::spawn(|| {
         count_this_thread();
         let v: Vec<u8> = Vec::with_capacity(64);
@@ -155,5 +119,5 @@ fn the_counter_sees_allocations_on_opted_in_threads() {
     })
     .join()
     .unwrap();
-    assert!(ALLOCATIONS.load(Ordering::SeqCst) > before);
+    assert!(allocations() > before);
 }

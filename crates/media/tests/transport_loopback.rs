@@ -6,10 +6,7 @@
     reason = "a counting GlobalAlloc is unsafe by definition; it only forwards to System"
 )]
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -20,44 +17,8 @@ use mediabot_media::transport::{
 };
 use tokio::sync::watch;
 
-/// Counts allocations of threads that opted in (the test's stand-in for the audio send thread).
-struct CountingAllocator;
-
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-thread_local! {
-    static COUNTED: Cell<bool> = const { Cell::new(false) };
-}
-
-fn counted() -> bool {
-    COUNTED.try_with(Cell::get).unwrap_or(false)
-}
-
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if counted() {
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if counted() {
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: CountingAllocator = CountingAllocator;
+#[path = "common/counting_alloc.rs"]
+mod counting_alloc;
 
 const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -752,16 +713,16 @@ async fn try_send_does_not_allocate_once_warm() {
                 std::thread::yield_now();
             }
         };
-        COUNTED.with(|c| c.set(true));
+        counting_alloc::count_this_thread(true);
         for seq in 0..WARM {
             send(seq, &mut full);
         }
-        let before = ALLOCATIONS.load(Ordering::Relaxed);
+        let before = counting_alloc::allocations();
         for seq in WARM..WARM + MEASURED {
             send(seq, &mut full);
         }
-        let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
-        COUNTED.with(|c| c.set(false));
+        let allocations = counting_alloc::allocations() - before;
+        counting_alloc::count_this_thread(false);
         (allocations, full)
     });
     let (allocations, full) = tokio::task::spawn_blocking(move || sender.join().unwrap())
