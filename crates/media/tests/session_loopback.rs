@@ -160,6 +160,13 @@ async fn ten_seconds_of_opus_each_way_over_dtls_srtp() {
             && bot_report.receiver.rtt_us.is_some_and(|rtt| rtt < 50_000),
         "the peer's receiver reports give a loopback round-trip time"
     );
-    assert_eq!(peer_stats.srtp_rejected, 0);
+    // `srtp_rejected` is inferred (SRTP-range datagrams in − packets decrypted), so it also counts
+    // the odd packet that races DTLS key installation at connect time; a clean link stays in
+    // single digits, tampering or a wrong key would reject every packet (≈ 500 here).
+    assert!(
+        peer_stats.srtp_rejected <= 5,
+        "SRTP rejected {} packets on a clean link",
+        peer_stats.srtp_rejected
+    );
     assert!(bot_report.sources.iter().any(|s| s.ssrc == PEER_SSRC));
 }
