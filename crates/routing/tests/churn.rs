@@ -8,43 +8,9 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::{Fault, Sim, pid};
-use mediabot_routing::{Observed, RequestKind, Route, RouteName, RoutingEvent};
+use common::{Fault, Prng, Sim, pid, random_routes};
+use mediabot_routing::{Observed, RequestKind, RoutingEvent};
 use mediabot_signaling::models::AudioRoutingGroup;
-
-/// xorshift64* — deterministic, no dependency.
-struct Prng(u64);
-
-impl Prng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-
-    /// `count` distinct items (fewer if there are not enough).
-    fn distinct(&mut self, items: &[String], count: usize) -> Vec<String> {
-        let mut pool = items.to_vec();
-        let mut out = Vec::new();
-        while out.len() < count && !pool.is_empty() {
-            out.push(pool.swap_remove(self.below(pool.len())));
-        }
-        out
-    }
-}
 
 const PEOPLE: [&str; 8] = ["p0", "p1", "p2", "p3", "p4", "p5", "p6", "p7"];
 
@@ -57,50 +23,6 @@ fn random_roster(rng: &mut Prng) -> Vec<String> {
             .map(|p| (*p).to_owned()),
     );
     roster
-}
-
-fn random_routes(rng: &mut Prng, present: &[String]) -> Vec<Route> {
-    let mut routes = Vec::new();
-    for index in 0..rng.below(5) {
-        let name = RouteName::new(format!("r{}", rng.below(6))).unwrap();
-        if routes.iter().any(|r: &Route| r.name() == &name) {
-            continue;
-        }
-        let source = if rng.chance(60) {
-            "bot".to_owned()
-        } else {
-            rng.pick(present).clone()
-        };
-        let others: Vec<String> = present.iter().filter(|p| **p != source).cloned().collect();
-        if others.is_empty() {
-            continue;
-        }
-        let route = match (index + rng.below(3)) % 3 {
-            0 => Route::whisper(name, pid(&source), pid(rng.pick(&others).as_str())),
-            1 => {
-                let count = 1 + rng.below(4);
-                let receivers = rng
-                    .distinct(&others, count)
-                    .iter()
-                    .map(|r| pid(r))
-                    .collect();
-                Route::broadcast(name, pid(&source), receivers)
-            }
-            _ => {
-                let count = 2 + rng.below(3);
-                let members = rng
-                    .distinct(present, count)
-                    .iter()
-                    .map(|m| pid(m))
-                    .collect();
-                Route::private_room(name, members)
-            }
-        };
-        if let Ok(route) = route {
-            routes.push(route);
-        }
-    }
-    routes
 }
 
 /// The minimal number of requests that turn Graph's owned groups into the wanted ones.

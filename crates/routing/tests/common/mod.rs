@@ -308,3 +308,83 @@ impl Sim {
             })
     }
 }
+
+/// xorshift64* — deterministic, no dependency.
+pub(crate) struct Prng(pub(crate) u64);
+
+impl Prng {
+    pub(crate) fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    pub(crate) fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    pub(crate) fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+
+    pub(crate) fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+
+    /// `count` distinct items (fewer if there are not enough).
+    pub(crate) fn distinct(&mut self, items: &[String], count: usize) -> Vec<String> {
+        let mut pool = items.to_vec();
+        let mut out = Vec::new();
+        while out.len() < count && !pool.is_empty() {
+            out.push(pool.swap_remove(self.below(pool.len())));
+        }
+        out
+    }
+}
+
+/// Up to four routes with distinct names (`r0`…`r5`) over `present` (which should hold `bot`):
+/// whispers, broadcasts and rooms, the bot the source of most.
+pub(crate) fn random_routes(rng: &mut Prng, present: &[String]) -> Vec<Route> {
+    let mut routes = Vec::new();
+    for index in 0..rng.below(5) {
+        let name = RouteName::new(format!("r{}", rng.below(6))).unwrap();
+        if routes.iter().any(|r: &Route| r.name() == &name) {
+            continue;
+        }
+        let source = if rng.chance(60) {
+            "bot".to_owned()
+        } else {
+            rng.pick(present).clone()
+        };
+        let others: Vec<String> = present.iter().filter(|p| **p != source).cloned().collect();
+        if others.is_empty() {
+            continue;
+        }
+        let route = match (index + rng.below(3)) % 3 {
+            0 => Route::whisper(name, pid(&source), pid(rng.pick(&others).as_str())),
+            1 => {
+                let count = 1 + rng.below(4);
+                let receivers = rng
+                    .distinct(&others, count)
+                    .iter()
+                    .map(|r| pid(r))
+                    .collect();
+                Route::broadcast(name, pid(&source), receivers)
+            }
+            _ => {
+                let count = 2 + rng.below(3);
+                let members = rng
+                    .distinct(present, count)
+                    .iter()
+                    .map(|m| pid(m))
+                    .collect();
+                Route::private_room(name, members)
+            }
+        };
+        if let Ok(route) = route {
+            routes.push(route);
+        }
+    }
+    routes
+}
