@@ -7,20 +7,20 @@
 //! `401` to a forged token) is final. Every finished post is appended to the delivery log and
 //! broadcast as [`SimEvent::NotificationDelivered`].
 
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
-use serde_json::Value;
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc};
 use uuid::Uuid;
 
-use mediabot_signaling::models::{CallChainId, CallId, CommsNotifications, TenantId};
+use mediabot_signaling::models::AppId;
 
-use crate::engine::Shared;
-use crate::events::{DeliveryOutcome, DeliveryRecord};
-use crate::faults::Quirks;
+use crate::config::SimTimings;
+use crate::events::{DeliveryOutcome, DeliveryRecord, SimEvent};
+use crate::keys::Keys;
+use crate::wire::Outgoing;
 
 /// Issuer of callback tokens (reference §3.2).
 pub(crate) const CALLBACK_ISSUER: &str = "https://api.botframework.com";
@@ -28,22 +28,6 @@ pub(crate) const CALLBACK_ISSUER: &str = "https://api.botframework.com";
 const USER_AGENT: &str = "Microsoft-Skype/3.0,(Calling/1.0)";
 /// Lifetime of a callback token (the documented example spans 3900 s).
 const CALLBACK_TOKEN_LIFETIME_SECS: u64 = 3900;
-
-/// One notification batch waiting in a call's outbox.
-#[derive(Debug)]
-pub(crate) struct Outgoing {
-    pub(crate) call_id: CallId,
-    pub(crate) callback_uri: String,
-    pub(crate) tenant_id: TenantId,
-    pub(crate) chain_id: CallChainId,
-    pub(crate) scenario_id: Uuid,
-    pub(crate) notifications: CommsNotifications,
-    pub(crate) body: String,
-    pub(crate) delay: Option<Duration>,
-    pub(crate) duplicate: bool,
-    pub(crate) reorder: bool,
-    pub(crate) forged: bool,
-}
 
 #[derive(Serialize)]
 struct CallbackClaims<'a> {
@@ -55,115 +39,96 @@ struct CallbackClaims<'a> {
     tid: &'a str,
 }
 
-/// The wire JSON of a notification batch, with the quirks applied.
-pub(crate) fn wire_body(notifications: &CommsNotifications, quirks: Quirks) -> String {
-    let mut value = match serde_json::to_value(notifications) {
-        Ok(value) => value,
-        // The models serialize infallibly (no maps with non-string keys); keep an empty batch if not.
-        Err(_) => {
-            return r##"{"@odata.type":"#microsoft.graph.commsNotifications","value":[]}"##
-                .to_owned();
-        }
-    };
-    if let Some(items) = value.get_mut("value").and_then(Value::as_array_mut) {
-        for item in items {
-            apply_item_quirks(item, quirks);
-        }
-    }
-    apply_value_quirks(&mut value, quirks);
-    value.to_string()
+/// What every call's delivery task needs: whom callbacks are for, how to sign and post them, and
+/// the delivery log they end up in. One per simulator, shared by the tasks.
+pub(crate) struct Courier {
+    app_id: AppId,
+    timings: SimTimings,
+    keys: Arc<Keys>,
+    http: reqwest::Client,
+    events: broadcast::Sender<SimEvent>,
+    seq: AtomicU64,
+    log: Mutex<Vec<DeliveryRecord>>,
 }
 
-fn apply_item_quirks(item: &mut Value, quirks: Quirks) {
-    let Some(object) = item.as_object_mut() else {
-        return;
-    };
-    let url = object
-        .get("resourceUrl")
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    if let Some(url) = url {
-        if quirks.legacy_resource || quirks.legacy_resource_only {
-            let legacy = url.replacen("/communications/calls/", "/app/calls/", 1);
-            object.insert("resource".to_owned(), Value::String(legacy));
-        }
-        if quirks.legacy_resource_only {
-            object.remove("resourceUrl");
-        } else if quirks.resource_url_without_leading_slash {
-            object.insert(
-                "resourceUrl".to_owned(),
-                Value::String(url.trim_start_matches('/').to_owned()),
-            );
-        }
+impl std::fmt::Debug for Courier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Courier")
+            .field("app_id", &self.app_id)
+            .finish_non_exhaustive()
     }
 }
 
-/// Quirks inside any JSON value (notification bodies and REST responses): result codes and
-/// operation status spelling.
-pub(crate) fn apply_value_quirks(value: &mut Value, quirks: Quirks) {
-    match value {
-        Value::Object(object) => {
-            if quirks.running_capitalized
-                && object.get("status").and_then(Value::as_str) == Some("running")
-                && object
-                    .get("@odata.type")
-                    .and_then(Value::as_str)
-                    .is_some_and(|t| t.ends_with("Operation"))
-            {
-                object.insert("status".to_owned(), Value::String("Running".to_owned()));
-            }
-            if let Some(result) = object.get_mut("resultInfo").and_then(Value::as_object_mut) {
-                if quirks.string_codes {
-                    for key in ["code", "subcode"] {
-                        if let Some(number) = result.get(key).and_then(Value::as_i64) {
-                            result.insert(key.to_owned(), Value::String(number.to_string()));
-                        }
-                    }
-                }
-                if quirks.sub_code_key
-                    && let Some(subcode) = result.remove("subcode")
-                {
-                    result.insert("subCode".to_owned(), subcode);
-                }
-            }
-            for child in object.values_mut() {
-                apply_value_quirks(child, quirks);
-            }
+impl Courier {
+    /// Signs callbacks for `app_id` with `keys`, posts them with `http` and broadcasts each
+    /// finished post on `events`.
+    pub(crate) fn new(
+        app_id: AppId,
+        timings: SimTimings,
+        keys: Arc<Keys>,
+        http: reqwest::Client,
+        events: broadcast::Sender<SimEvent>,
+    ) -> Self {
+        Self {
+            app_id,
+            timings,
+            keys,
+            http,
+            events,
+            seq: AtomicU64::new(0),
+            log: Mutex::new(Vec::new()),
         }
-        Value::Array(items) => {
-            for child in items {
-                apply_value_quirks(child, quirks);
-            }
-        }
-        _ => {}
+    }
+
+    /// Every finished post so far, in completion order.
+    pub(crate) fn deliveries(&self) -> Vec<DeliveryRecord> {
+        self.lock_log().clone()
+    }
+
+    fn lock_log(&self) -> std::sync::MutexGuard<'_, Vec<DeliveryRecord>> {
+        // A poisoned log only means a panic elsewhere; the records themselves are whole.
+        self.log
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn record(&self, record: DeliveryRecord) {
+        self.lock_log().push(record.clone());
+        // No subscribers is fine.
+        let _ = self
+            .events
+            .send(SimEvent::NotificationDelivered(Box::new(record)));
     }
 }
 
 /// Drains one call's outbox until the call ends and the queue is empty.
-pub(crate) async fn run_outbox(shared: Arc<Shared>, mut outbox: mpsc::UnboundedReceiver<Outgoing>) {
+pub(crate) async fn run_outbox(
+    courier: Arc<Courier>,
+    mut outbox: mpsc::UnboundedReceiver<Outgoing>,
+) {
     while let Some(item) = outbox.recv().await {
         if item.reorder {
-            let window = shared.config.timings.reorder_window;
+            let window = courier.timings.reorder_window;
             match tokio::time::timeout(window, outbox.recv()).await {
                 Ok(Some(next)) => {
-                    deliver(&shared, next).await;
-                    deliver(&shared, item).await;
+                    deliver(&courier, next).await;
+                    deliver(&courier, item).await;
                 }
-                _ => deliver(&shared, item).await,
+                _ => deliver(&courier, item).await,
             }
         } else {
-            deliver(&shared, item).await;
+            deliver(&courier, item).await;
         }
     }
 }
 
-async fn deliver(shared: &Arc<Shared>, item: Outgoing) {
+async fn deliver(courier: &Courier, item: Outgoing) {
     if let Some(delay) = item.delay {
         tokio::time::sleep(delay).await;
     }
-    post(shared, &item).await;
+    post(courier, &item).await;
     if item.duplicate {
-        post(shared, &item).await;
+        post(courier, &item).await;
     }
 }
 
@@ -174,22 +139,22 @@ fn unix_now() -> u64 {
         .unwrap_or_default()
 }
 
-async fn post(shared: &Arc<Shared>, item: &Outgoing) {
-    let timings = &shared.config.timings;
+async fn post(courier: &Courier, item: &Outgoing) {
+    let timings = &courier.timings;
     let max_attempts = timings.delivery_max_attempts.max(1);
     let mut attempts = 0;
     let outcome = loop {
         attempts += 1;
         let now = unix_now();
         let claims = CallbackClaims {
-            aud: shared.config.app_id.as_str(),
+            aud: courier.app_id.as_str(),
             iss: CALLBACK_ISSUER,
             iat: now,
             nbf: now,
             exp: now + CALLBACK_TOKEN_LIFETIME_SECS,
             tid: item.tenant_id.as_str(),
         };
-        let keys = &shared.keys;
+        let keys = &courier.keys;
         let signed = if item.forged {
             keys.token.sign_as(&claims, keys.callback.kid())
         } else {
@@ -203,7 +168,7 @@ async fn post(shared: &Arc<Shared>, item: &Outgoing) {
                 };
             }
         };
-        let result = shared
+        let result = courier
             .http
             .post(&item.callback_uri)
             .bearer_auth(token)
@@ -243,7 +208,7 @@ async fn post(shared: &Arc<Shared>, item: &Outgoing) {
         tokio::time::sleep(backoff).await;
     };
     let record = DeliveryRecord {
-        seq: shared.delivery_seq.fetch_add(1, Ordering::Relaxed) + 1,
+        seq: courier.seq.fetch_add(1, Ordering::Relaxed) + 1,
         call_id: item.call_id.clone(),
         callback_uri: item.callback_uri.clone(),
         notifications: item.notifications.clone(),
@@ -253,57 +218,5 @@ async fn post(shared: &Arc<Shared>, item: &Outgoing) {
         outcome,
         finished_at: SystemTime::now(),
     };
-    shared.record_delivery(record);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn quirks_rewrite_codes_status_and_resource_urls() {
-        let notifications: CommsNotifications = serde_json::from_str(
-            r##"{"value":[{"changeType":"deleted","resourceUrl":"/communications/calls/c1",
-              "resourceData":{"@odata.type":"#microsoft.graph.call","state":"terminated",
-              "resultInfo":{"code":200,"subcode":5001,"message":"ended"}}},
-              {"changeType":"deleted","resourceUrl":"/communications/calls/c1/operations/o1",
-              "resourceData":{"@odata.type":"#microsoft.graph.inviteParticipantsOperation","status":"running"}}]}"##,
-        )
-        .unwrap();
-        let plain = wire_body(&notifications, Quirks::default());
-        assert!(plain.contains(r#""code":200"#) && plain.contains(r#""subcode":5001"#));
-        let quirky = wire_body(
-            &notifications,
-            Quirks {
-                string_codes: true,
-                sub_code_key: true,
-                running_capitalized: true,
-                resource_url_without_leading_slash: true,
-                legacy_resource: true,
-                ..Quirks::default()
-            },
-        );
-        assert!(quirky.contains(r#""code":"200""#), "{quirky}");
-        assert!(quirky.contains(r#""subCode":"5001""#), "{quirky}");
-        assert!(quirky.contains(r#""status":"Running""#), "{quirky}");
-        assert!(
-            quirky.contains(r#""resourceUrl":"communications/calls/c1""#),
-            "{quirky}"
-        );
-        assert!(quirky.contains(r#""resource":"/app/calls/c1""#), "{quirky}");
-        // The bot-side models read the quirky form back to the same typed values.
-        let reparsed: CommsNotifications = serde_json::from_str(&quirky).unwrap();
-        assert_eq!(
-            reparsed.value[0].resource_data,
-            notifications.value[0].resource_data
-        );
-        let legacy_only = wire_body(
-            &notifications,
-            Quirks {
-                legacy_resource_only: true,
-                ..Quirks::default()
-            },
-        );
-        assert!(!legacy_only.contains("resourceUrl"), "{legacy_only}");
-    }
+    courier.record(record);
 }

@@ -12,7 +12,6 @@
 //! steps, the answer deadline, the keep-alive watchdog, operation completion, lobby admission and
 //! the scenario timeline. Long-lived timers hold a `Weak` reference so a dropped simulator stops.
 
-use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Instant;
 
@@ -27,13 +26,14 @@ use mediabot_signaling::models::{
 };
 
 use crate::config::SimConfig;
-use crate::delivery::{Outgoing, run_outbox};
+use crate::delivery::{Courier, run_outbox};
 use crate::error::SimError;
 use crate::events::{DeliveryRecord, SimEvent};
 use crate::keys::Keys;
 use crate::media_seam::{MediaAttach, MediaProcessor};
 use crate::scenario::TimelineAction;
 use crate::state::{CallEntry, MediaEffect, MeetingState, Member, World};
+use crate::wire::Outgoing;
 
 /// Result of a hang-up by the bot (`DELETE`), reference §7 "The conversation has ended by bot.".
 pub(crate) fn ended_by_bot() -> ResultInfo {
@@ -62,13 +62,11 @@ pub(crate) struct NewCall {
 pub(crate) struct Shared {
     pub(crate) config: SimConfig,
     pub(crate) base_url: Url,
-    pub(crate) keys: Keys,
+    pub(crate) keys: Arc<Keys>,
     world: Mutex<World>,
     pub(crate) events: broadcast::Sender<SimEvent>,
-    deliveries: Mutex<Vec<DeliveryRecord>>,
+    courier: Arc<Courier>,
     pub(crate) media: Arc<dyn MediaProcessor>,
-    pub(crate) http: reqwest::Client,
-    pub(crate) delivery_seq: AtomicU64,
 }
 
 impl std::fmt::Debug for Shared {
@@ -96,16 +94,22 @@ impl Shared {
                 .map_err(|key| SimError::ScenarioInvalid(format!("meeting key {key:?} twice")))?;
         }
         let (events, _) = broadcast::channel(4096);
+        let keys = Arc::new(Keys::generate()?);
+        let courier = Arc::new(Courier::new(
+            config.app_id.clone(),
+            config.timings.clone(),
+            keys.clone(),
+            http,
+            events.clone(),
+        ));
         Ok(Self {
-            keys: Keys::generate()?,
+            keys,
             config,
             base_url,
             world: Mutex::new(world),
             events,
-            deliveries: Mutex::new(Vec::new()),
+            courier,
             media,
-            http,
-            delivery_seq: AtomicU64::new(0),
         })
     }
 
@@ -121,19 +125,8 @@ impl Shared {
         let _ = self.events.send(event);
     }
 
-    pub(crate) fn record_delivery(&self, record: DeliveryRecord) {
-        self.deliveries
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .push(record.clone());
-        self.emit(SimEvent::NotificationDelivered(Box::new(record)));
-    }
-
     pub(crate) fn deliveries(&self) -> Vec<DeliveryRecord> {
-        self.deliveries
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
+        self.courier.deliveries()
     }
 
     pub(crate) fn run_media(&self, effects: Vec<MediaEffect>) {
@@ -154,7 +147,7 @@ impl Shared {
     /// Creates a call entry with its outbox task and keep-alive watchdog; returns its index.
     pub(crate) fn insert_call(self: &Arc<Self>, world: &mut World, new: NewCall) -> usize {
         let (outbox, receiver) = mpsc::unbounded_channel::<Outgoing>();
-        tokio::spawn(run_outbox(self.clone(), receiver));
+        tokio::spawn(run_outbox(self.courier.clone(), receiver));
         let id = CallId::new(Uuid::new_v4().to_string());
         let entry = CallEntry {
             id: id.clone(),

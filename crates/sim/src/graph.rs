@@ -30,7 +30,6 @@ use mediabot_signaling::models::{
 };
 
 use crate::config::SimConfig;
-use crate::delivery::apply_value_quirks;
 use crate::engine::{NewCall, OnComplete, Shared};
 use crate::events::SimEvent;
 use crate::faults::FaultKind;
@@ -38,6 +37,7 @@ use crate::http_util::{ApiFailure, json_response};
 use crate::identity::AccessClaims;
 use crate::scenario::{MeetingSpec, TimelineAction};
 use crate::state::{KEPT_COMPLETED_OPERATIONS, MediaEffect, World, large_gallery_participant};
+use crate::wire::apply_value_quirks;
 
 type ApiResult = Result<Reply, ApiFailure>;
 

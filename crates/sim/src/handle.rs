@@ -125,8 +125,9 @@ impl Drop for SimHandle {
             let _ = stop.send(());
         }
         self.server.abort();
-        // Each delivery task holds the shared state, which holds the task's queue: closing the
-        // queues lets the tasks drain and end, so nothing outlives the handle.
+        // Each delivery task runs until its queue closes, and the queues live in the shared state
+        // that running timers may still hold: closing them lets the tasks drain and end, so
+        // nothing outlives the handle.
         for call in &mut self.shared.world().calls {
             call.outbox = None;
         }

@@ -73,6 +73,7 @@ pub mod media_seam;
 pub mod scenario;
 mod snapshot;
 mod state;
+mod wire;
 
 pub use config::{DEFAULT_APP_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT_ID, SimConfig, SimTimings};
 pub use error::SimError;

@@ -19,11 +19,11 @@ use mediabot_signaling::models::{
     TenantId,
 };
 
-use crate::delivery::{Outgoing, wire_body};
 use crate::faults::{FaultKind, FaultRule, Quirks};
 use crate::media_seam::{AudioSource, SimParticipant};
 use crate::scenario::{IdentityKind, MeetingSpec, ParticipantSpec, TimelineEntry};
 use crate::snapshot::{CallSnapshot, MeetingSnapshot, MemberSnapshot};
+use crate::wire::{Outgoing, wire_body};
 
 /// A media call to make once the world lock is released.
 #[derive(Debug, Clone)]
