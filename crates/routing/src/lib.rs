@@ -37,11 +37,23 @@
 //! pruned from receivers (one update); a group whose source left, or whose receivers all left, is
 //! deleted; the route becomes [`RouteStatus::Dormant`] and comes back if they do.
 //!
+//! The roster arrives in two forms that can be mixed freely. A snapshot
+//! ([`Reconciler::handle_roster`], [`Reconciler::handle_roster_ids`]) replaces it whole, at
+//! O(roster): right for the first roster and for resyncs. A change
+//! ([`Reconciler::handle_participant_present`], [`Reconciler::handle_participant_gone`]) adds or
+//! removes one id with exactly the effect of a snapshot differing by that id (same requests, same
+//! [`RoutingEvent::ParticipantLeft`]s) at a cost set by the declared routes, not the roster: in a
+//! meeting of 5,000, a churn of n joins and leaves costs n times the routes' size instead of n
+//! times 5,000. A change before any snapshot starts from an empty roster (the bot's roster can be
+//! built from joins alone); the roster counts as known from then on, so a driver that has a
+//! snapshot at hand feeds it first.
+//!
 //! # Run loop (sans-IO, like str0m and quinn-proto)
 //! A [`Reconciler`] never does IO, never reads a clock and holds no locks. The driver feeds it
 //! [`Reconciler::set_desired`] (or [`Reconciler::upsert_route`] / [`Reconciler::remove_route`]),
-//! [`Reconciler::handle_roster`], [`Reconciler::handle_notification`] (Graph callbacks about
-//! routing groups), [`Reconciler::handle_observed`] (group contents learnt elsewhere),
+//! [`Reconciler::handle_roster`] (or one change: [`Reconciler::handle_participant_present`],
+//! [`Reconciler::handle_participant_gone`]), [`Reconciler::handle_notification`] (Graph callbacks
+//! about routing groups), [`Reconciler::handle_observed`] (group contents learnt elsewhere),
 //! [`Reconciler::handle_response`] and [`Reconciler::handle_timeout`], each with the current
 //! [`Instant`](std::time::Instant), and after every input drains [`Reconciler::poll_output`]:
 //! [`Output::Request`]s to send with the signaling crate's `GraphClient` (each maps onto one of

@@ -264,6 +264,15 @@ pub struct BotRoute {
     pub live: bool,
 }
 
+/// The [`RoutingEvent::ParticipantLeft`] of `participant`, who `route` names and who just left.
+fn left_event(route: &Route, participant: &ParticipantId) -> Output {
+    Output::Event(RoutingEvent::ParticipantLeft {
+        route: route.name().clone(),
+        participant: participant.clone(),
+        was_source: route.is_source(participant),
+    })
+}
+
 /// True for failures worth retrying unchanged: no answer, 408, 429 and 5xx.
 pub fn is_transient(failure: &GraphFailure) -> bool {
     match failure.http_status() {
@@ -386,7 +395,8 @@ pub struct Reconciler {
 }
 
 impl Reconciler {
-    /// A reconciler with no routes and no roster yet; it sends nothing until the first roster.
+    /// A reconciler with no routes and no roster yet; it sends nothing but the initial list until
+    /// the first roster input (a snapshot, or a first join or leave).
     pub fn new(config: ReconcilerConfig) -> Result<Self, RouteError> {
         check_prefix(&config.id_prefix)?;
         let list = ListState {
@@ -466,7 +476,9 @@ impl Reconciler {
         self.handle_roster_ids(now, ids);
     }
 
-    /// Replaces the roster with the ids of the participants present now.
+    /// Replaces the roster with the ids of the participants present now (a full resync). Costs
+    /// O(roster); for joins and leaves one at a time use
+    /// [`Reconciler::handle_participant_present`] and [`Reconciler::handle_participant_gone`].
     pub fn handle_roster_ids(
         &mut self,
         now: Instant,
@@ -482,18 +494,57 @@ impl Reconciler {
                         && !roster.contains(participant)
                         && reported.insert(participant)
                     {
-                        self.outputs
-                            .push_back(Output::Event(RoutingEvent::ParticipantLeft {
-                                route: route.name().clone(),
-                                participant: participant.clone(),
-                                was_source: route.is_source(participant),
-                            }));
+                        self.outputs.push_back(left_event(route, participant));
                     }
                 }
             }
         }
         self.roster = Some(roster);
         self.recompute_targets();
+        self.after_input(now);
+    }
+
+    /// One participant is in the call now (joined, or admitted from the lobby): the incremental
+    /// form of [`Reconciler::handle_roster_ids`], with the same effect as a snapshot of the
+    /// current roster plus `participant`. Repeating it changes nothing.
+    ///
+    /// Costs O(size of the declared routes), whatever the size of the roster: targets are worked
+    /// out again only when a route names `participant`. Before any roster is known it starts from
+    /// an empty one (a bot's roster starts from nothing and its first snapshot may arrive as
+    /// joins), so the roster counts as known from this first change on, exactly as after
+    /// `handle_roster_ids(now, [participant])`.
+    pub fn handle_participant_present(&mut self, now: Instant, participant: &ParticipantId) {
+        let roster = self.roster.get_or_insert_with(HashSet::new);
+        if !roster.contains(participant) {
+            roster.insert(participant.clone());
+            if self.is_named(participant) {
+                self.recompute_targets();
+            }
+        }
+        self.after_input(now);
+    }
+
+    /// One participant left the call (or went back to the lobby, or was removed): the
+    /// incremental form of [`Reconciler::handle_roster_ids`], with the same effect as a snapshot
+    /// of the current roster minus `participant` — one [`RoutingEvent::ParticipantLeft`] per
+    /// route naming them (none for the bot, who always counts as present), pruned receivers,
+    /// deleted groups. Repeating it, or a leave of someone not present, changes nothing.
+    ///
+    /// Costs O(size of the declared routes), whatever the size of the roster. Before any roster
+    /// is known it starts from an empty one, like [`Reconciler::handle_participant_present`]:
+    /// the roster is then known and empty.
+    pub fn handle_participant_gone(&mut self, now: Instant, participant: &ParticipantId) {
+        let roster = self.roster.get_or_insert_with(HashSet::new);
+        if roster.remove(participant) && *participant != self.config.bot {
+            let mut named = false;
+            for route in self.desired.iter().filter(|r| r.names(participant)) {
+                named = true;
+                self.outputs.push_back(left_event(route, participant));
+            }
+            if named {
+                self.recompute_targets();
+            }
+        }
         self.after_input(now);
     }
 
@@ -645,6 +696,12 @@ impl Reconciler {
 
     fn owns(&self, id: &str) -> bool {
         id.starts_with(&self.config.id_prefix)
+    }
+
+    /// True when a declared route names `participant`: only then can their presence change the
+    /// targets.
+    fn is_named(&self, participant: &ParticipantId) -> bool {
+        self.desired.iter().any(|route| route.names(participant))
     }
 
     fn is_present(&self, participant: &ParticipantId) -> bool {

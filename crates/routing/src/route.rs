@@ -364,6 +364,20 @@ impl Route {
         }
     }
 
+    /// True when the route names `participant` (as source, receiver or member); unlike
+    /// [`Route::participants`] it allocates nothing.
+    pub(crate) fn names(&self, participant: &ParticipantId) -> bool {
+        match &self.shape {
+            RouteShape::Whisper { source, receiver } => {
+                source == participant || receiver == participant
+            }
+            RouteShape::Broadcast { source, receivers } => {
+                source == participant || receivers.contains(participant)
+            }
+            RouteShape::Room { members } => members.contains(participant),
+        }
+    }
+
     /// True when `participant` is a source of one of the route's groups.
     pub fn is_source(&self, participant: &ParticipantId) -> bool {
         match &self.shape {
