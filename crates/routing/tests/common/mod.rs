@@ -230,6 +230,19 @@ impl Sim {
         self.drain();
     }
 
+    /// One participant joined (the incremental roster input).
+    pub(crate) fn present(&mut self, id: &str) {
+        self.reconciler
+            .handle_participant_present(self.now, &pid(id));
+        self.drain();
+    }
+
+    /// One participant left (the incremental roster input).
+    pub(crate) fn gone(&mut self, id: &str) {
+        self.reconciler.handle_participant_gone(self.now, &pid(id));
+        self.drain();
+    }
+
     pub(crate) fn desire(&mut self, routes: Vec<Route>) {
         self.reconciler
             .set_desired(self.now, routes)
