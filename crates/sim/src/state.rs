@@ -379,6 +379,7 @@ impl World {
             msi: self.reserve_msi(spec.msi),
             audio: spec.audio.clone(),
             muted: spec.muted,
+            crowd: false,
         }
     }
 
@@ -791,6 +792,7 @@ impl World {
             msi: self.alloc_msi(),
             audio: AudioSource::Silence,
             muted: false,
+            crowd: false,
         };
         self.meetings[meeting].members.push(Member {
             sim: sim.clone(),

@@ -64,6 +64,21 @@ fn participant(person: &Person) -> SimParticipant {
             amplitude: 0.2,
         },
         muted: false,
+        crowd: false,
+    }
+}
+
+/// Crowd member `n` as the simulator generates it: silent, flagged, its own MSI.
+fn crowd_member(n: u32) -> SimParticipant {
+    SimParticipant {
+        id: pid(&format!("attendee-{n:04}")),
+        key: format!("attendee-{n:04}"),
+        display_name: format!("Attendee {n:04}"),
+        identity: IdentitySet::default(),
+        msi: Msi(10_000 + 2 * n),
+        audio: AudioSource::Silence,
+        muted: false,
+        crowd: true,
     }
 }
 
@@ -148,7 +163,18 @@ fn attach_for(call: &CallId, bot: &Bot, people: &[&Person]) -> MediaAttach {
 
 /// Attaches, takes the answer the processor POSTed, and waits until both sides are connected.
 async fn connect(processor: &SimMediaProcessor, call: &CallId, bot: &mut Bot, people: &[&Person]) {
-    processor.attach(&attach_for(call, bot, people)).unwrap();
+    let attach = attach_for(call, bot, people);
+    connect_attach(processor, call, bot, attach).await;
+}
+
+/// [`connect`] with a prepared attach.
+async fn connect_attach(
+    processor: &SimMediaProcessor,
+    call: &CallId,
+    bot: &mut Bot,
+    attach: MediaAttach,
+) {
+    processor.attach(&attach).unwrap();
     let answer = tokio::time::timeout(WAIT, bot.answers.recv())
         .await
         .expect("the processor POSTs its answer to mpUri")
@@ -447,6 +473,52 @@ async fn everyone_hears_the_bot_until_it_whispers_to_alice() {
         "processor transport: {} RTP received, {} SRTP-range datagrams without a packet (e.g. before keys), setup {:?} µs",
         report.transport.rtp_received, report.transport.srtp_rejected, report.transport.setup_us
     );
+    let _ = bot.session.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crowd_gets_no_streams_and_only_counts_what_it_hears() {
+    let processor = processor();
+    let call = CallId::new("call-crowd");
+    let mut bot = bot().await;
+    let mut attach = attach_for(&call, &bot, &[&ALICE]);
+    attach.participants.extend((1..=1200).map(crowd_member));
+    connect_attach(&processor, &call, &mut bot, attach).await;
+    let report = processor.report(&call).unwrap();
+    assert_eq!(report.participants.len(), 1201);
+    assert_eq!(report.layout, Some(StreamLayout::Unmixed));
+    let planned: Vec<Option<Msi>> = report.streams.iter().map(|s| s.msi).collect();
+    assert_eq!(planned, [Some(Msi(ALICE.msi))], "a stream for alice only");
+
+    bot.session
+        .outbound(0)
+        .unwrap()
+        .push_pcm(&tone(1_000.0, 30.0), 48_000, 1)
+        .unwrap();
+    let heard = |id: &ParticipantId| processor.heard(&call, id).unwrap();
+    let (first, last) = (pid("attendee-0001"), pid("attendee-1200"));
+    until("alice and the whole crowd to hear 1 s of the bot", || {
+        heard(&pid("alice")).seconds >= 1.0
+            && heard(&first).seconds >= 1.0
+            && heard(&last).seconds >= 1.0
+    })
+    .await;
+    let alice = heard(&pid("alice"));
+    let hz = alice.dominant_hz.unwrap();
+    assert!((hz - 1_000.0).abs() <= 2.0, "alice: {hz} Hz");
+    assert!(
+        !processor
+            .heard_samples(&call, &pid("alice"))
+            .unwrap()
+            .is_empty()
+    );
+    // The crowd's hearing is counted (time and level) but not recorded.
+    let crowd = heard(&last);
+    assert!(crowd.rms > 2_000.0, "{crowd:?}");
+    assert_eq!(crowd.dominant_hz, None);
+    assert_eq!(processor.heard_samples(&call, &last), Some(Vec::new()));
+    assert_eq!(processor.sent_frames(&call, &first), Some(0));
+    detach_and_wait_closed(&processor, &call).await;
     let _ = bot.session.close().await;
 }
 

@@ -21,7 +21,7 @@ use mediabot_signaling::models::{AudioRoutingGroup, CallId, ParticipantId};
 use tokio::sync::watch;
 
 use super::answer::{Retry, post_answer};
-use super::heard::HeardLog;
+use super::heard::{HeardLog, sum_of_squares};
 use super::source::{CHUNK, RATE, SourceSignal};
 use super::{
     AudioRouting, CallMediaReport, HeardReport, MIXED_SSRC, MediaStatus, ParticipantMediaReport,
@@ -97,6 +97,8 @@ impl ParticipantState {
 #[derive(Debug)]
 struct CallState {
     participants: Vec<ParticipantState>,
+    /// Where each participant is in `participants` (which only grows).
+    index: HashMap<ParticipantId, usize>,
     routing: AudioRouting,
     heard: HashMap<ParticipantId, HeardLog>,
     layout: Option<StreamLayout>,
@@ -106,8 +108,12 @@ struct CallState {
 }
 
 impl CallState {
+    fn participant(&self, id: &ParticipantId) -> Option<&ParticipantState> {
+        self.index.get(id).map(|&at| &self.participants[at])
+    }
+
     fn participant_mut(&mut self, id: &ParticipantId) -> Option<&mut ParticipantState> {
-        self.participants.iter_mut().find(|p| p.info.id == *id)
+        self.index.get(id).map(|&at| &mut self.participants[at])
     }
 
     /// Participants whose audio should flow to the bot right now.
@@ -143,11 +149,16 @@ impl CallShared {
         routing: AudioRouting,
         heard_seconds: u32,
     ) -> CallShared {
+        let mut index = HashMap::with_capacity(participants.len());
+        for (at, participant) in participants.iter().enumerate() {
+            index.entry(participant.info.id.clone()).or_insert(at);
+        }
         CallShared {
             call_id,
             heard_seconds,
             state: Mutex::new(CallState {
                 participants,
+                index,
                 routing,
                 heard: HashMap::new(),
                 layout: None,
@@ -182,9 +193,8 @@ impl CallShared {
             return Some(log.report());
         }
         state
-            .participants
-            .iter()
-            .any(|p| p.info.id == *participant)
+            .participant(participant)
+            .is_some()
             .then(HeardReport::default)
     }
 
@@ -193,20 +203,11 @@ impl CallShared {
         if let Some(log) = state.heard.get(participant) {
             return Some(log.record());
         }
-        state
-            .participants
-            .iter()
-            .any(|p| p.info.id == *participant)
-            .then(Vec::new)
+        state.participant(participant).is_some().then(Vec::new)
     }
 
     pub(crate) fn sent_frames(&self, participant: &ParticipantId) -> Option<u64> {
-        let state = self.lock();
-        state
-            .participants
-            .iter()
-            .find(|p| p.info.id == *participant)
-            .map(|p| p.sent_frames)
+        self.lock().participant(participant).map(|p| p.sent_frames)
     }
 
     pub(crate) fn routing(&self) -> AudioRouting {
@@ -254,9 +255,13 @@ impl CallShared {
                 known.present = true;
                 known.muted = participant.muted;
             }
-            None => state
-                .participants
-                .push(ParticipantState::new(participant.clone(), true)),
+            None => {
+                let at = state.participants.len();
+                state.index.insert(participant.id.clone(), at);
+                state
+                    .participants
+                    .push(ParticipantState::new(participant.clone(), true));
+            }
         }
     }
 
@@ -742,17 +747,28 @@ fn receive(
                     (c.iter().map(|&s| i32::from(s)).sum::<i32>() / channels as i32) as i16
                 }));
                 let level = rms(&mono);
+                let energy = sum_of_squares(&mono);
                 let rate = frame.format.sample_rate();
                 let mut guard = shared.lock();
                 let state = &mut *guard;
                 state.bot_frames += 1;
                 for p in &state.participants {
-                    if p.present && state.routing.hears_bot(&p.info.id) {
+                    if !(p.present && state.routing.hears_bot(&p.info.id)) {
+                        continue;
+                    }
+                    if !state.heard.contains_key(&p.info.id) {
+                        // Crowd members only count what they hear (see the module docs).
+                        let seconds = if p.info.crowd {
+                            0
+                        } else {
+                            shared.heard_seconds
+                        };
                         state
                             .heard
-                            .entry(p.info.id.clone())
-                            .or_insert_with(|| HeardLog::new(shared.heard_seconds, rate))
-                            .push(&mono, level);
+                            .insert(p.info.id.clone(), HeardLog::new(seconds, rate));
+                    }
+                    if let Some(log) = state.heard.get_mut(&p.info.id) {
+                        log.push(&mono, level, energy);
                     }
                 }
             }

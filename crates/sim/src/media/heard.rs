@@ -10,6 +10,14 @@ pub(crate) const AUDIBLE_RMS: f64 = 64.0;
 /// How much of the record [`HeardReport::dominant_hz`] looks at.
 const ANALYSIS_SECONDS: usize = 1;
 
+/// The sum of the squared samples of a frame (what [`HeardLog::push`] accumulates).
+pub(crate) fn sum_of_squares(samples: &[i16]) -> f64 {
+    samples
+        .iter()
+        .map(|&s| f64::from(s) * f64::from(s))
+        .sum::<f64>()
+}
+
 /// What one participant heard of the bot so far.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[non_exhaustive]
@@ -27,7 +35,7 @@ pub struct HeardReport {
 }
 
 /// The per-participant record behind [`HeardReport`]. Bounded: it keeps the last
-/// `capacity` audible samples; older ones are dropped.
+/// `capacity` audible samples; older ones are dropped. A capacity of zero keeps counters only.
 #[derive(Debug)]
 pub(crate) struct HeardLog {
     record: VecDeque<i16>,
@@ -51,17 +59,15 @@ impl HeardLog {
         }
     }
 
-    /// Accounts one mono frame routed to the participant, with its precomputed RMS.
-    pub(crate) fn push(&mut self, samples: &[i16], frame_rms: f64) {
+    /// Accounts one mono frame routed to the participant, with its precomputed RMS and
+    /// [`sum_of_squares`] (computed once per frame, however many participants hear it).
+    pub(crate) fn push(&mut self, samples: &[i16], frame_rms: f64, frame_sum_squares: f64) {
         self.routed_samples += samples.len() as u64;
         if frame_rms <= AUDIBLE_RMS {
             return;
         }
         self.audible_samples += samples.len() as u64;
-        self.sum_squares += samples
-            .iter()
-            .map(|&s| f64::from(s) * f64::from(s))
-            .sum::<f64>();
+        self.sum_squares += frame_sum_squares;
         let overflow = (self.record.len() + samples.len()).saturating_sub(self.capacity);
         self.record.drain(..overflow.min(self.record.len()));
         let skip = samples.len().saturating_sub(self.capacity);
@@ -116,10 +122,10 @@ mod tests {
         let mut log = HeardLog::new(2, 16_000);
         let signal = tone(500.0, 320 * 150, 4_000.0);
         for frame in signal.chunks(320) {
-            log.push(frame, rms(frame));
+            log.push(frame, rms(frame), sum_of_squares(frame));
         }
         for _ in 0..50 {
-            log.push(&[0; 320], 0.0);
+            log.push(&[0; 320], 0.0, 0.0);
         }
         let report = log.report();
         assert!((report.seconds - 3.0).abs() < 1e-9, "{report:?}");
@@ -138,7 +144,7 @@ mod tests {
     #[test]
     fn nothing_heard_reports_nothing() {
         let mut log = HeardLog::new(1, 16_000);
-        log.push(&[3; 320], 3.0);
+        log.push(&[3; 320], 3.0, sum_of_squares(&[3; 320]));
         let report = log.report();
         assert_eq!(report.seconds, 0.0);
         assert!((report.routed_seconds - 0.02).abs() < 1e-9);

@@ -18,6 +18,13 @@
 //! state under a mutex that is held for a few field updates; the threads read it once per
 //! 10 ms (feeder) or once per received frame (receiver).
 //!
+//! # Crowds
+//! A meeting's generated crowd ([`SimParticipant::crowd`]) can be thousands strong, so it costs
+//! no more than counters: crowd members are silent (no send stream, nothing for the feeder), they
+//! are found by id rather than by scanning, and what each hears of the bot is counted
+//! ([`HeardReport::seconds`], [`HeardReport::routed_seconds`], [`HeardReport::rms`]) but not
+//! recorded (no [`SimMediaProcessor::heard_samples`], no `dominant_hz`).
+//!
 //! # Stream layout
 //! The transport fixes its local SSRCs when it is created, so a call's send streams are declared
 //! at attach time from every participant known up front (the scenario's participants given to
@@ -321,10 +328,18 @@ impl SimMediaProcessor {
             .known
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
+        // By id, so adding a crowd of thousands stays linear.
+        let mut index: HashMap<ParticipantId, usize> = HashMap::with_capacity(known.len());
+        for (at, participant) in known.iter().enumerate() {
+            index.entry(participant.id.clone()).or_insert(at);
+        }
         for participant in participants {
-            match known.iter_mut().find(|k| k.id == participant.id) {
-                Some(slot) => *slot = participant,
-                None => known.push(participant),
+            match index.get(&participant.id) {
+                Some(&at) => known[at] = participant,
+                None => {
+                    index.insert(participant.id.clone(), known.len());
+                    known.push(participant);
+                }
             }
         }
     }
@@ -391,26 +406,31 @@ impl SimMediaProcessor {
     /// The participants known up front plus those of `attach`, the latter winning.
     fn known_participants(&self, attach: &MediaAttach) -> Vec<ParticipantState> {
         let mut known: Vec<ParticipantState> = Vec::new();
+        // By id, so a crowd of thousands stays linear.
+        let mut index: HashMap<ParticipantId, usize> = HashMap::new();
         let up_front = self
             .inner
             .known
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
-        for participant in &up_front {
-            if participant.id != attach.bot_participant_id
-                && !known.iter().any(|k| k.info.id == participant.id)
-            {
-                known.push(ParticipantState::new(participant.clone(), false));
+        for participant in up_front {
+            if participant.id != attach.bot_participant_id && !index.contains_key(&participant.id) {
+                index.insert(participant.id.clone(), known.len());
+                known.push(ParticipantState::new(participant, false));
             }
         }
         for participant in &attach.participants {
             if participant.id == attach.bot_participant_id {
                 continue;
             }
-            match known.iter_mut().find(|k| k.info.id == participant.id) {
-                Some(state) => *state = ParticipantState::new(participant.clone(), true),
-                None => known.push(ParticipantState::new(participant.clone(), true)),
+            let state = ParticipantState::new(participant.clone(), true);
+            match index.get(&participant.id) {
+                Some(&at) => known[at] = state,
+                None => {
+                    index.insert(participant.id.clone(), known.len());
+                    known.push(state);
+                }
             }
         }
         known
