@@ -13,7 +13,7 @@
 //! the scenario timeline. Long-lived timers hold a `Weak` reference so a dropped simulator stops.
 
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{broadcast, mpsc};
 use url::Url;
@@ -31,13 +31,28 @@ use crate::error::SimError;
 use crate::events::{DeliveryRecord, SimEvent};
 use crate::keys::Keys;
 use crate::media_seam::{MediaAttach, MediaProcessor};
-use crate::scenario::TimelineAction;
+use crate::scenario::{CrowdChurn, TimelineAction, TimelineEntry};
 use crate::state::{CallEntry, MediaEffect, MeetingState, Member, World};
 use crate::wire::Outgoing;
 
 /// Result of a hang-up by the bot (`DELETE`), reference §7 "The conversation has ended by bot.".
 pub(crate) fn ended_by_bot() -> ResultInfo {
     ResultInfo::new(200, 7000, "The conversation has ended by bot.")
+}
+
+/// One step of a meeting's timeline.
+enum TimelineStep {
+    Member(TimelineEntry),
+    Churn(CrowdChurn),
+}
+
+impl TimelineStep {
+    fn at(&self) -> Duration {
+        match self {
+            TimelineStep::Member(entry) => entry.at,
+            TimelineStep::Churn(churn) => churn.at,
+        }
+    }
 }
 
 /// What completes a running operation: changes to the world made when its notification is sent.
@@ -88,10 +103,17 @@ impl Shared {
             .build()
             .map_err(SimError::HttpClient)?;
         let mut world = World::new(config.scenario.faults.clone(), config.scenario.quirks);
+        let mut registered = Vec::with_capacity(config.scenario.meetings.len());
         for meeting in &config.scenario.meetings {
-            world
-                .add_meeting(meeting, &config.tenant_id)
+            meeting.validate()?;
+            let index = world
+                .add_listed_meeting(meeting, &config.tenant_id)
                 .map_err(|key| SimError::ScenarioInvalid(format!("meeting key {key:?} twice")))?;
+            registered.push((index, meeting));
+        }
+        // Crowds last: every listed MSI of every meeting is reserved before a crowd takes any.
+        for (index, meeting) in registered {
+            world.add_crowd(index, meeting);
         }
         let (events, _) = broadcast::channel(4096);
         let keys = Arc::new(Keys::generate()?);
@@ -465,18 +487,26 @@ impl Shared {
 
     fn start_timeline(self: &Arc<Self>, world: &mut World, meeting: usize) {
         let state = &mut world.meetings[meeting];
-        if state.timeline_started || state.timeline.is_empty() {
+        if state.timeline_started || (state.timeline.is_empty() && state.crowd_churn.is_empty()) {
             return;
         }
         state.timeline_started = true;
-        let entries = state.timeline.clone();
+        let mut steps: Vec<TimelineStep> = state
+            .timeline
+            .iter()
+            .cloned()
+            .map(TimelineStep::Member)
+            .chain(state.crowd_churn.iter().copied().map(TimelineStep::Churn))
+            .collect();
+        // Stable: at the same instant, participant entries go before crowd churn.
+        steps.sort_by_key(TimelineStep::at);
         let key = state.key.clone();
         let generation = state.timeline_generation;
         let weak = Arc::downgrade(self);
         tokio::spawn(async move {
             let start = tokio::time::Instant::now();
-            for entry in entries {
-                tokio::time::sleep_until(start + entry.at).await;
+            for step in steps {
+                tokio::time::sleep_until(start + step.at()).await;
                 let Some(shared) = weak.upgrade() else { return };
                 let current = {
                     let world = shared.world();
@@ -485,7 +515,13 @@ impl Shared {
                 if !current {
                     return;
                 }
-                if let Err(error) = shared.apply_action(&key, &entry.participant, entry.action) {
+                let applied = match &step {
+                    TimelineStep::Member(entry) => {
+                        shared.apply_action(&key, &entry.participant, entry.action)
+                    }
+                    TimelineStep::Churn(churn) => shared.apply_churn(&key, churn.leave, churn.join),
+                };
+                if let Err(error) = applied {
                     tracing::warn!(%error, "timeline entry skipped");
                 }
             }
@@ -512,6 +548,30 @@ impl Shared {
                 meeting: meeting_key.to_owned(),
                 participant: participant_key.to_owned(),
                 action,
+            });
+            effects
+        };
+        self.run_media(effects);
+        Ok(())
+    }
+
+    /// Moves a meeting's crowd in one roster change (see [`apply_crowd_churn`]).
+    pub(crate) fn apply_churn(
+        &self,
+        meeting_key: &str,
+        leave: u32,
+        join: u32,
+    ) -> Result<(), SimError> {
+        let effects = {
+            let mut world = self.world();
+            let meeting = world
+                .meeting_by_key(meeting_key)
+                .ok_or_else(|| SimError::UnknownMeeting(meeting_key.to_owned()))?;
+            let (left, joined, effects) = apply_crowd_churn(&mut world, meeting, leave, join);
+            self.emit(SimEvent::CrowdChurned {
+                meeting: meeting_key.to_owned(),
+                left,
+                joined,
             });
             effects
         };
@@ -586,13 +646,81 @@ pub(crate) fn apply_member_action(
     member: usize,
     action: TimelineAction,
 ) -> Vec<MediaEffect> {
+    apply_member_actions(world, meeting, &[(member, action)])
+}
+
+/// Applies actions to members of one meeting, then queues one roster update (if the roster
+/// changed) and the content-sharing notifications, in order; returns the media effects.
+pub(crate) fn apply_member_actions(
+    world: &mut World,
+    meeting: usize,
+    actions: &[(usize, TimelineAction)],
+) -> Vec<MediaEffect> {
     let calls = world.media_calls(meeting);
-    let state: &mut MeetingState = &mut world.meetings[meeting];
-    let m: &mut Member = &mut state.members[member];
-    let id = m.sim.id.clone();
     let mut effects = Vec::new();
     let mut roster_changed = false;
-    let mut sharing: Option<(ChangeType, ContentSharingSessionId)> = None;
+    let mut sharing = Vec::new();
+    for &(member, action) in actions {
+        let state = &mut world.meetings[meeting];
+        roster_changed |= change_member(state, member, action, &calls, &mut effects, &mut sharing);
+    }
+    if roster_changed {
+        world.push_meeting_rosters(meeting);
+    }
+    for (change, session) in sharing {
+        world.push_sharing(meeting, change, &session);
+    }
+    effects
+}
+
+/// Moves crowd members of a meeting in one roster change: the `leave` lowest-numbered present
+/// ones leave and the `join` lowest-numbered ones absent before the change join. Returns how
+/// many left and joined, and the media effects.
+pub(crate) fn apply_crowd_churn(
+    world: &mut World,
+    meeting: usize,
+    leave: u32,
+    join: u32,
+) -> (u32, u32, Vec<MediaEffect>) {
+    let crowd = || {
+        world.meetings[meeting]
+            .members
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| m.sim.crowd)
+    };
+    let take = |n: u32| usize::try_from(n).unwrap_or(usize::MAX);
+    let mut actions: Vec<(usize, TimelineAction)> = crowd()
+        .filter(|(_, m)| m.present)
+        .take(take(leave))
+        .map(|(i, _)| (i, TimelineAction::Leave))
+        .collect();
+    let left = actions.len();
+    actions.extend(
+        crowd()
+            .filter(|(_, m)| !m.present)
+            .take(take(join))
+            .map(|(i, _)| (i, TimelineAction::Join)),
+    );
+    let joined = actions.len() - left;
+    let effects = apply_member_actions(world, meeting, &actions);
+    let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+    (count(left), count(joined), effects)
+}
+
+/// Applies one action to one member: its media effects go to `effects` and a content-sharing
+/// change to `sharing`; returns whether the roster changed.
+fn change_member(
+    state: &mut MeetingState,
+    member: usize,
+    action: TimelineAction,
+    calls: &[CallId],
+    effects: &mut Vec<MediaEffect>,
+    sharing: &mut Vec<(ChangeType, ContentSharingSessionId)>,
+) -> bool {
+    let m: &mut Member = &mut state.members[member];
+    let id = m.sim.id.clone();
+    let mut roster_changed = false;
     match action {
         TimelineAction::Join if !m.present => {
             m.present = true;
@@ -614,7 +742,7 @@ pub(crate) fn apply_member_action(
             );
             roster_changed = true;
             if let Some(at) = state.sessions.iter().position(|(_, who)| *who == id) {
-                sharing = Some((ChangeType::Deleted, state.sessions.remove(at).0));
+                sharing.push((ChangeType::Deleted, state.sessions.remove(at).0));
             }
         }
         TimelineAction::SpeakStart | TimelineAction::SpeakStop if m.present => {
@@ -647,20 +775,14 @@ pub(crate) fn apply_member_action(
         {
             let session = ContentSharingSessionId::new(Uuid::new_v4().to_string());
             state.sessions.push((session.clone(), id));
-            sharing = Some((ChangeType::Created, session));
+            sharing.push((ChangeType::Created, session));
         }
         TimelineAction::ShareStop => {
             if let Some(at) = state.sessions.iter().position(|(_, who)| *who == id) {
-                sharing = Some((ChangeType::Deleted, state.sessions.remove(at).0));
+                sharing.push((ChangeType::Deleted, state.sessions.remove(at).0));
             }
         }
         _ => {}
     }
-    if roster_changed {
-        world.push_meeting_rosters(meeting);
-    }
-    if let Some((change, session)) = sharing {
-        world.push_sharing(meeting, change, &session);
-    }
-    effects
+    roster_changed
 }

@@ -101,6 +101,16 @@ pub enum SimEvent {
         /// What happened.
         action: TimelineAction,
     },
+    /// A meeting's crowd moved in one roster change (`crowd_churn`, or
+    /// [`SimHandle::crowd_churn`](crate::SimHandle::crowd_churn)).
+    CrowdChurned {
+        /// Meeting key.
+        meeting: String,
+        /// How many crowd members left.
+        left: u32,
+        /// How many crowd members joined.
+        joined: u32,
+    },
     /// The media processor refused a call's media.
     MediaRejected {
         /// The call.

@@ -6,6 +6,7 @@
 //! Bodies are parsed into the `mediabot-signaling` models; a body that does not parse, or misses
 //! a required member, is a `400` OData error naming the problem.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -1099,22 +1100,16 @@ fn mute_all(shared: &Arc<Shared>, ctx: &Ctx, call_id: &CallId, body: &[u8]) -> A
             .filter(|p| !p.is_empty())
             .map(|p| ParticipantId::new(p.as_str()))
             .collect();
-        let members: Vec<usize> = (0..world.meetings[meeting].members.len())
+        let named: HashSet<&ParticipantId> = named.iter().collect();
+        let members: Vec<(usize, TimelineAction)> = (0..world.meetings[meeting].members.len())
             .filter(|&m| {
                 let member = &world.meetings[meeting].members[m];
                 member.present && (named.is_empty() || named.contains(&member.sim.id))
             })
+            .map(|m| (m, TimelineAction::Mute))
             .collect();
-        let mut effects: Vec<MediaEffect> = Vec::new();
-        for member in members {
-            effects.extend(crate::engine::apply_member_action(
-                &mut world,
-                meeting,
-                member,
-                TimelineAction::Mute,
-            ));
-        }
-        effects
+        // One roster update for everyone muted (not one per participant: a crowd of thousands).
+        crate::engine::apply_member_actions(&mut world, meeting, &members)
     };
     shared.run_media(effects);
     let mut world = shared.world();
@@ -1154,9 +1149,9 @@ fn invite(shared: &Arc<Shared>, ctx: &Ctx, call_id: &CallId, body: &[u8]) -> Api
             let Some(identity) = info.identity.clone() else {
                 continue;
             };
-            let wanted = identity.primary().and_then(|i| i.id.clone());
+            let wanted = identity.primary().and_then(|i| i.id.as_deref());
             let existing = world.meetings[meeting].members.iter().position(|m| {
-                wanted.is_some() && m.sim.identity.primary().and_then(|i| i.id.clone()) == wanted
+                wanted.is_some() && m.sim.identity.primary().and_then(|i| i.id.as_deref()) == wanted
             });
             match existing {
                 // Already in the meeting: nothing changes.

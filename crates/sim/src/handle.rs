@@ -216,8 +216,10 @@ impl SimHandle {
             .map(|m| world.meetings[m].snapshot())
     }
 
-    /// Registers a meeting at run time.
+    /// Registers a meeting at run time (checked with [`MeetingSpec::validate`]; a crowd's MSIs
+    /// avoid every MSI in use, and a listed MSI already in use is replaced by a free one).
     pub fn add_meeting(&self, spec: MeetingSpec) -> Result<MeetingSnapshot, SimError> {
+        spec.validate()?;
         let mut world = self.shared.world();
         let index = world
             .add_meeting(&spec, &self.shared.config.tenant_id)
@@ -233,6 +235,13 @@ impl SimHandle {
         action: TimelineAction,
     ) -> Result<(), SimError> {
         self.shared.apply_action(meeting, participant, action)
+    }
+
+    /// Moves a meeting's crowd now, in one roster change (same effect as a `crowd_churn` entry):
+    /// the `leave` lowest-numbered present crowd members leave and the `join` lowest-numbered
+    /// absent ones join. Reported as [`SimEvent::CrowdChurned`] with the numbers that moved.
+    pub fn crowd_churn(&self, meeting: &str, leave: u32, join: u32) -> Result<(), SimError> {
+        self.shared.apply_churn(meeting, leave, join)
     }
 
     /// Every call, including ended ones, in creation order.

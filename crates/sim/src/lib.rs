@@ -35,7 +35,8 @@
 //! | bot removes itself (`DELETE participants/{myParticipantId}`) | `terminated` with `200/5300` |
 //! | `GET …/operations/{id}` | a `running` operation until its `deleted` notification, then `404`; one answered `completed` stays readable (last 32 per call) |
 //! | answer/reject/redirect of a call that is not `incoming` | `400 BadRequest` |
-//! | delta roster | the first roster is a `deltaParticipants` with everyone (sequence 1); later ones carry only changes, leavers with `removedState.reason = "left"`; every entry has `rosterSequenceNumber` |
+//! | delta roster (`callOptions.isDeltaRosterEnabled`, or a meeting with `roster_mode = "delta"`) | the first roster is `deltaParticipants` with everyone; later ones carry only changes, leavers with `removedState.reason = "left"`; each notification holds at most the meeting's `roster_batch` (default 100) participants and takes the next `sequenceNumber` (from 1), which every entry repeats as `rosterSequenceNumber` |
+//! | snapshot roster size | one notification, about 670 bytes per participant: 1,200 ≈ 0.8 MB, 5,000 ≈ 3.4 MB, 10,000 ≈ 6.7 MB (above the 4 MiB default of `mediabot_signaling::webhook::WebhookConfig::max_body_bytes`, so the bot answers `413` and the post is logged as rejected) |
 //!
 //! # Run loop, time and threads
 //! The HTTP server and every timer run on the caller's tokio runtime. State is one `World` behind
@@ -53,6 +54,12 @@
 //! Meetings, virtual participants (tone or WAV audio), timelines, faults and quirks come from TOML;
 //! the format is documented in [`scenario`]. [`SimConfig::default`] uses the embedded
 //! `scenarios/default.toml` (Alice 440 Hz, Bob 660 Hz, Carol 880 Hz over ~15 s).
+//!
+//! Large meetings are a first-class case: `crowd = N` (up to [`MAX_CROWD`]) adds N generated,
+//! silent attendees, `roster_mode` chooses snapshot or batched delta rosters, and `crowd_churn`
+//! (or [`SimHandle::crowd_churn`]) moves many attendees in one roster change. Roster work is
+//! linear in the roster size (changes are found by participant id), and the media side plans no
+//! stream and records no audio for the crowd (see [`scenario#crowds`](scenario#crowds)).
 //!
 //! # Media
 //! The simulator does not move media. It drives a [`MediaProcessor`] (see [`media_seam`]) with the
@@ -84,8 +91,8 @@ pub use media_seam::{
     AudioSource, MediaAttach, MediaProcessor, MediaRejected, NoopMediaProcessor, SimParticipant,
 };
 pub use scenario::{
-    DEFAULT_SCENARIO_TOML, IdentityKind, MeetingSpec, ParticipantSpec, Scenario, TimelineAction,
-    TimelineEntry,
+    CrowdChurn, DEFAULT_ROSTER_BATCH, DEFAULT_SCENARIO_TOML, IdentityKind, MAX_CROWD, MeetingSpec,
+    ParticipantSpec, RosterMode, Scenario, TimelineAction, TimelineEntry,
 };
 pub use snapshot::{CallSnapshot, MeetingSnapshot, MemberSnapshot};
 

@@ -14,6 +14,9 @@
 //! lobby_for_guests = false              # a bot joining with a guest identity waits in the lobby
 //! consented = true                      # false: joins are refused with 403 / 7504
 //! replay_timeline = false               # true: a bot joining an empty meeting restarts it from the top
+//! crowd = 1200                          # generated silent attendees besides the listed ones (≤ 10000)
+//! roster_mode = "snapshot"              # snapshot | delta (how roster changes reach the bot)
+//! roster_batch = 100                    # delta mode: participants per deltaParticipants notification
 //!
 //! [[meetings.participants]]
 //! key = "alice"                         # unique in the meeting; the timeline's `who`
@@ -31,6 +34,11 @@
 //! who = "alice"
 //! action = "join"                       # join | leave | speak_start | speak_stop | mute | unmute | share_start | share_stop
 //!
+//! [[meetings.crowd_churn]]              # needs a crowd; one roster change per entry
+//! at_ms = 5000                          # same clock as the timeline
+//! leave = 100                           # the lowest-numbered present attendees leave…
+//! join = 40                             # …and the lowest-numbered absent ones (from before) join
+//!
 //! [[faults]]
 //! kind = "throttle"                     # throttle | server_error | forbidden_7504 | notification_delay |
 //!                                       # notification_duplicate | notification_reorder | forged_signature
@@ -47,6 +55,31 @@
 //!
 //! A participant with a `join` entry in the timeline is absent until then; the others are present
 //! from the start.
+//!
+//! # Crowds
+//! `crowd = N` adds N generated attendees to the meeting, present from the start: display names
+//! `Attendee 0001`…, keys `attendee-0001`… ([`crowd_member_key`]), identity kind `user`, and
+//! participant ids and user ids that are GUID-shaped and derived from the meeting key and the
+//! number, so a scenario always produces the same ones. Their MSIs are allocated after every listed
+//! participant's has been reserved, so they never collide. They have no audio
+//! ([`AudioSource::Silence`]) and are flagged [`SimParticipant::crowd`](crate::SimParticipant::crowd):
+//! the simulated media processor plans no stream for them and keeps only counters of what they
+//! hear. The timeline may name a crowd key like any participant; `crowd_churn` moves many at once.
+//!
+//! # Roster modes
+//! * `snapshot` (default): every roster change is one `updated` notification on
+//!   `…/participants` carrying the whole list (Graph v1.0). A bot call created or answered with
+//!   `callOptions.isDeltaRosterEnabled` still gets delta rosters, as from Graph.
+//! * `delta`: every bot call in the meeting gets beta delta rosters (`deltaParticipants` with a
+//!   `sequenceNumber`), whether or not it asked — a simulator switch to exercise a bot's delta
+//!   path; Graph only sends deltas to calls that ask. The first roster carries everyone.
+//!
+//! Delta rosters (either way) go out in batches of at most `roster_batch` participants, one
+//! notification and one callback post per batch, each with the next sequence number.
+//!
+//! A snapshot costs about 670 bytes of JSON per participant: 1,200 participants make a body of
+//! about 0.8 MB, 5,000 about 3.4 MB, 10,000 about 6.7 MB — more than the 4 MiB a
+//! `mediabot_signaling` webhook accepts by default. Delta batches of 100 are about 70 KB each.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -64,6 +97,28 @@ pub const DEFAULT_SCENARIO_TOML: &str = include_str!("../scenarios/default.toml"
 
 /// Default tone amplitude.
 const DEFAULT_AMPLITUDE: f64 = 0.3;
+
+/// The largest `crowd` a meeting may declare.
+pub const MAX_CROWD: u32 = 10_000;
+
+/// Default `roster_batch`: participants per delta-roster notification.
+pub const DEFAULT_ROSTER_BATCH: u32 = 100;
+
+/// The key of crowd member `number` (1-based): `attendee-0001`, …, `attendee-10000`.
+pub fn crowd_member_key(number: u32) -> String {
+    format!("attendee-{number:04}")
+}
+
+/// The display name of crowd member `number` (1-based): `Attendee 0001`, ….
+pub fn crowd_member_name(number: u32) -> String {
+    format!("Attendee {number:04}")
+}
+
+/// The crowd member number a key names, if it names one of a crowd of `crowd`.
+pub(crate) fn crowd_member_number(key: &str, crowd: u32) -> Option<u32> {
+    let number: u32 = key.strip_prefix("attendee-")?.parse().ok()?;
+    ((1..=crowd).contains(&number) && crowd_member_key(number) == key).then_some(number)
+}
 
 /// A parsed, validated scenario.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -90,6 +145,30 @@ pub enum IdentityKind {
     Guest,
     /// A PSTN caller (`identity.phone`, id = an E.164 number).
     Phone,
+}
+
+/// How roster changes reach the bot's calls in a meeting (see the [module docs](self#roster-modes)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum RosterMode {
+    /// The whole roster in one `updated` notification on `…/participants`; delta rosters only for
+    /// calls that set `callOptions.isDeltaRosterEnabled`.
+    #[default]
+    Snapshot,
+    /// Delta rosters (`deltaParticipants`) for every bot call, in batches of `roster_batch`.
+    Delta,
+}
+
+/// A bulk change of a meeting's crowd: one roster update (see [`MeetingSpec::crowd_churn`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CrowdChurn {
+    /// Offset from the timeline start.
+    pub at: Duration,
+    /// How many present crowd members leave (the lowest-numbered ones).
+    pub leave: u32,
+    /// How many crowd members absent before this change join (the lowest-numbered ones).
+    pub join: u32,
 }
 
 /// A meeting the bot can join.
@@ -120,8 +199,17 @@ pub struct MeetingSpec {
     pub replay_timeline: bool,
     /// Virtual participants.
     pub participants: Vec<ParticipantSpec>,
+    /// Generated silent attendees besides `participants` (at most [`MAX_CROWD`]; see the
+    /// [module docs](self#crowds)).
+    pub crowd: u32,
+    /// How roster changes reach the bot.
+    pub roster_mode: RosterMode,
+    /// Participants per delta-roster notification (at least 1).
+    pub roster_batch: u32,
     /// What happens when, relative to the first bot call being established.
     pub timeline: Vec<TimelineEntry>,
+    /// Bulk crowd changes on the timeline's clock (needs a `crowd`).
+    pub crowd_churn: Vec<CrowdChurn>,
 }
 
 impl MeetingSpec {
@@ -140,8 +228,76 @@ impl MeetingSpec {
             consented: true,
             replay_timeline: false,
             participants: Vec::new(),
+            crowd: 0,
+            roster_mode: RosterMode::Snapshot,
+            roster_batch: DEFAULT_ROSTER_BATCH,
             timeline: Vec::new(),
+            crowd_churn: Vec::new(),
         }
+    }
+
+    /// Sets the number of generated attendees.
+    pub fn with_crowd(mut self, crowd: u32) -> Self {
+        self.crowd = crowd;
+        self
+    }
+
+    /// Sets how roster changes reach the bot.
+    pub fn with_roster_mode(mut self, mode: RosterMode) -> Self {
+        self.roster_mode = mode;
+        self
+    }
+
+    /// Checks what the type cannot: the crowd limit, the batch size, that timeline entries and
+    /// churn name participants the meeting has, and that listed keys stay clear of the crowd's.
+    /// Scenario files are checked when parsed; meetings built in code when they are registered.
+    pub fn validate(&self) -> Result<(), SimError> {
+        let key = &self.key;
+        if self.crowd > MAX_CROWD {
+            return Err(invalid(format!(
+                "meeting {key:?}: crowd = {} is more than the simulator's limit of {MAX_CROWD} generated participants",
+                self.crowd
+            )));
+        }
+        if self.roster_batch == 0 {
+            return Err(invalid(format!(
+                "meeting {key:?}: roster_batch must be at least 1"
+            )));
+        }
+        for (at, p) in self.participants.iter().enumerate() {
+            if self.participants[..at].iter().any(|q| q.key == p.key) {
+                return Err(invalid(format!(
+                    "participant key {:?} is used twice in meeting {key:?}",
+                    p.key
+                )));
+            }
+            if crowd_member_number(&p.key, self.crowd).is_some() {
+                return Err(invalid(format!(
+                    "meeting {key:?}: participant key {:?} is taken by the crowd",
+                    p.key
+                )));
+            }
+        }
+        for entry in &self.timeline {
+            if !self.participants.iter().any(|p| p.key == entry.participant)
+                && crowd_member_number(&entry.participant, self.crowd).is_none()
+            {
+                return Err(invalid(format!(
+                    "timeline of meeting {key:?} names unknown participant {:?}",
+                    entry.participant
+                )));
+            }
+        }
+        for churn in &self.crowd_churn {
+            if churn.leave > self.crowd || churn.join > self.crowd {
+                return Err(invalid(format!(
+                    "meeting {key:?}: crowd_churn at {} ms moves more than its crowd of {}",
+                    churn.at.as_millis(),
+                    self.crowd
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Adds a participant.
@@ -268,11 +424,33 @@ struct RawMeeting {
     #[serde(default)]
     participants: Vec<RawParticipant>,
     #[serde(default)]
+    crowd: u32,
+    #[serde(default)]
+    roster_mode: RosterMode,
+    #[serde(default = "default_roster_batch")]
+    roster_batch: u32,
+    #[serde(default)]
     timeline: Vec<RawTimeline>,
+    #[serde(default)]
+    crowd_churn: Vec<RawChurn>,
 }
 
 fn yes() -> bool {
     true
+}
+
+fn default_roster_batch() -> u32 {
+    DEFAULT_ROSTER_BATCH
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawChurn {
+    at_ms: u64,
+    #[serde(default)]
+    leave: u32,
+    #[serde(default)]
+    join: u32,
 }
 
 #[derive(Deserialize, Default)]
@@ -381,12 +559,6 @@ fn invalid(message: String) -> SimError {
 fn convert_meeting(raw: RawMeeting, base_dir: &Path) -> Result<MeetingSpec, SimError> {
     let mut participants: Vec<ParticipantSpec> = Vec::with_capacity(raw.participants.len());
     for p in raw.participants {
-        if participants.iter().any(|q| q.key == p.key) {
-            return Err(invalid(format!(
-                "participant key {:?} is used twice in meeting {:?}",
-                p.key, raw.key
-            )));
-        }
         let audio = match (p.tone_hz, p.wav) {
             (Some(_), Some(_)) => {
                 return Err(invalid(format!(
@@ -418,22 +590,27 @@ fn convert_meeting(raw: RawMeeting, base_dir: &Path) -> Result<MeetingSpec, SimE
             muted: p.muted,
         });
     }
-    let mut timeline = Vec::with_capacity(raw.timeline.len());
-    for entry in raw.timeline {
-        if !participants.iter().any(|p| p.key == entry.who) {
-            return Err(invalid(format!(
-                "timeline of meeting {:?} names unknown participant {:?}",
-                raw.key, entry.who
-            )));
-        }
-        timeline.push(TimelineEntry {
+    let mut timeline: Vec<TimelineEntry> = raw
+        .timeline
+        .into_iter()
+        .map(|entry| TimelineEntry {
             at: Duration::from_millis(entry.at_ms),
             participant: entry.who,
             action: entry.action,
-        });
-    }
+        })
+        .collect();
     timeline.sort_by_key(|entry| entry.at);
-    Ok(MeetingSpec {
+    let mut crowd_churn: Vec<CrowdChurn> = raw
+        .crowd_churn
+        .into_iter()
+        .map(|churn| CrowdChurn {
+            at: Duration::from_millis(churn.at_ms),
+            leave: churn.leave,
+            join: churn.join,
+        })
+        .collect();
+    crowd_churn.sort_by_key(|churn| churn.at);
+    let meeting = MeetingSpec {
         key: raw.key,
         subject: raw.subject,
         tenant_id: raw.tenant_id,
@@ -446,8 +623,14 @@ fn convert_meeting(raw: RawMeeting, base_dir: &Path) -> Result<MeetingSpec, SimE
         consented: raw.consented,
         replay_timeline: raw.replay_timeline,
         participants,
+        crowd: raw.crowd,
+        roster_mode: raw.roster_mode,
+        roster_batch: raw.roster_batch,
         timeline,
-    })
+        crowd_churn,
+    };
+    meeting.validate()?;
+    Ok(meeting)
 }
 
 fn convert_fault(raw: RawFault) -> Result<FaultRule, SimError> {
@@ -551,6 +734,69 @@ mod tests {
             Scenario::from_toml_str(bad_field, base),
             Err(SimError::ScenarioSyntax(_))
         ));
+    }
+
+    #[test]
+    fn crowd_roster_mode_and_churn_parse_with_defaults() {
+        let text = r#"
+            [[meetings]]
+            key = "plain"
+            [[meetings]]
+            key = "big"
+            crowd = 1200
+            roster_mode = "delta"
+            roster_batch = 250
+            [[meetings.crowd_churn]]
+            at_ms = 9000
+            join = 10
+            [[meetings.crowd_churn]]
+            at_ms = 5000
+            leave = 100
+            join = 40
+        "#;
+        let scenario = Scenario::from_toml_str(text, Path::new(".")).unwrap();
+        let plain = &scenario.meetings[0];
+        assert_eq!(
+            (plain.crowd, plain.roster_mode, plain.roster_batch),
+            (0, RosterMode::Snapshot, DEFAULT_ROSTER_BATCH)
+        );
+        let big = &scenario.meetings[1];
+        assert_eq!(
+            (big.crowd, big.roster_mode, big.roster_batch),
+            (1200, RosterMode::Delta, 250)
+        );
+        assert_eq!(
+            big.crowd_churn,
+            [
+                CrowdChurn {
+                    at: Duration::from_millis(5000),
+                    leave: 100,
+                    join: 40
+                },
+                CrowdChurn {
+                    at: Duration::from_millis(9000),
+                    leave: 0,
+                    join: 10
+                }
+            ],
+            "sorted by time"
+        );
+    }
+
+    #[test]
+    fn crowd_keys_are_zero_padded_and_recognised_only_within_the_crowd() {
+        assert_eq!(crowd_member_key(7), "attendee-0007");
+        assert_eq!(crowd_member_name(1200), "Attendee 1200");
+        assert_eq!(crowd_member_key(10_000), "attendee-10000");
+        assert_eq!(crowd_member_number("attendee-0007", 7), Some(7));
+        assert_eq!(crowd_member_number("attendee-0008", 7), None);
+        assert_eq!(
+            crowd_member_number("attendee-7", 7),
+            None,
+            "not the generated spelling"
+        );
+        assert_eq!(crowd_member_number("attendee-0000", 7), None);
+        assert_eq!(crowd_member_number("alice", 7), None);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! operations and routing groups. Pure data and synchronous transitions; timers and IO live in
 //! [`engine`](crate::engine).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -21,7 +21,10 @@ use mediabot_signaling::models::{
 
 use crate::faults::{FaultKind, FaultRule, Quirks};
 use crate::media_seam::{AudioSource, SimParticipant};
-use crate::scenario::{IdentityKind, MeetingSpec, ParticipantSpec, TimelineEntry};
+use crate::scenario::{
+    CrowdChurn, IdentityKind, MeetingSpec, ParticipantSpec, RosterMode, TimelineAction,
+    TimelineEntry, crowd_member_key, crowd_member_name,
+};
 use crate::snapshot::{CallSnapshot, MeetingSnapshot, MemberSnapshot};
 use crate::wire::{Outgoing, wire_body};
 
@@ -58,8 +61,12 @@ pub(crate) struct MeetingState {
     pub(crate) join_token: String,
     pub(crate) lobby_for_guests: bool,
     pub(crate) consented: bool,
+    pub(crate) roster_mode: RosterMode,
+    /// Participants per delta-roster notification (at least 1).
+    pub(crate) roster_batch: usize,
     pub(crate) members: Vec<Member>,
     pub(crate) timeline: Vec<TimelineEntry>,
+    pub(crate) crowd_churn: Vec<CrowdChurn>,
     pub(crate) timeline_started: bool,
     /// Bumped when the timeline restarts; a running timeline task stops when it changes.
     pub(crate) timeline_generation: u64,
@@ -153,6 +160,22 @@ fn percent_encode(text: &str) -> String {
         }
     }
     out
+}
+
+/// Keys of the participants whose first timeline appearance may be a `join` (absent at start).
+fn timeline_joins(spec: &MeetingSpec) -> HashSet<&str> {
+    spec.timeline
+        .iter()
+        .filter(|e| e.action == TimelineAction::Join)
+        .map(|e| e.participant.as_str())
+        .collect()
+}
+
+/// 32-bit FNV-1a: a stable tag for a meeting key (crowd ids derive from it).
+fn fnv1a(bytes: &[u8]) -> u32 {
+    bytes.iter().fold(0x811c_9dc5, |hash: u32, &byte| {
+        (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
+    })
 }
 
 /// How many already-completed operations a call keeps readable.
@@ -263,6 +286,32 @@ pub(crate) fn member_participant(member: &Member) -> Participant {
         meeting_role: Some("attendee".to_owned()),
         ..Participant::default()
     }
+}
+
+/// What changed from `previous` to `now` (both as [`World::roster`] builds them, so without
+/// sequence numbers): everyone new or different, in `now`'s order, then everyone gone, marked
+/// `removedState.reason = "left"`. Linear: participants are matched by id.
+fn roster_changes(previous: &[Participant], now: &[Participant]) -> Vec<Participant> {
+    let before: HashMap<Option<&ParticipantId>, &Participant> =
+        previous.iter().map(|p| (p.id.as_ref(), p)).collect();
+    let mut changed: Vec<Participant> = now
+        .iter()
+        .filter(|p| before.get(&p.id.as_ref()).is_none_or(|old| *old != *p))
+        .cloned()
+        .collect();
+    let current: HashSet<Option<&ParticipantId>> = now.iter().map(|p| p.id.as_ref()).collect();
+    changed.extend(
+        previous
+            .iter()
+            .filter(|p| !current.contains(&p.id.as_ref()))
+            .map(|gone| Participant {
+                removed_state: Some(RemovedState {
+                    reason: Some("left".to_owned()),
+                }),
+                ..gone.clone()
+            }),
+    );
+    changed
 }
 
 /// The large-gallery participant `addLargeGalleryView` adds (reference §4.18).
@@ -383,8 +432,59 @@ impl World {
         }
     }
 
-    /// Registers a meeting; returns its index. Fails if the key exists.
+    /// Crowd member `number` of a meeting whose key hashes to `tag`: GUID-shaped ids derived
+    /// from both (stepping past any id in `taken`), a fresh MSI, no audio.
+    fn crowd_member(
+        &mut self,
+        tag: u32,
+        number: u32,
+        tenant: &TenantId,
+        taken: &HashSet<ParticipantId>,
+    ) -> SimParticipant {
+        let mut variant: u32 = 0x4000;
+        let id = loop {
+            let id = ParticipantId::new(format!("{tag:08x}-c0de-{variant:04x}-8000-{number:012x}"));
+            if !taken.contains(&id) {
+                break id;
+            }
+            variant += 1;
+        };
+        let display_name = crowd_member_name(number);
+        let identity = IdentitySet::user(Identity {
+            id: Some(format!("{tag:08x}-a77e-4000-8000-{number:012x}")),
+            display_name: Some(display_name.clone()),
+            tenant_id: Some(tenant.clone()),
+            identity_provider: Some("AAD".to_owned()),
+            ..Identity::default()
+        });
+        SimParticipant {
+            id,
+            key: crowd_member_key(number),
+            display_name,
+            identity,
+            msi: self.alloc_msi(),
+            audio: AudioSource::Silence,
+            muted: false,
+            crowd: true,
+        }
+    }
+
+    /// Registers a meeting with its listed participants and its crowd; returns its index. Fails
+    /// if the key exists. The spec is assumed valid ([`MeetingSpec::validate`]).
     pub(crate) fn add_meeting(
+        &mut self,
+        spec: &MeetingSpec,
+        default_tenant: &TenantId,
+    ) -> Result<usize, String> {
+        let meeting = self.add_listed_meeting(spec, default_tenant)?;
+        self.add_crowd(meeting, spec);
+        Ok(meeting)
+    }
+
+    /// Registers a meeting with its listed participants only; [`World::add_crowd`] must follow.
+    /// (Registering every scenario meeting this way first reserves every listed MSI before any
+    /// crowd takes one.)
+    pub(crate) fn add_listed_meeting(
         &mut self,
         spec: &MeetingSpec,
         default_tenant: &TenantId,
@@ -396,12 +496,7 @@ impl World {
             .tenant_id
             .clone()
             .unwrap_or_else(|| default_tenant.clone());
-        let joins: HashSet<&str> = spec
-            .timeline
-            .iter()
-            .filter(|e| e.action == crate::scenario::TimelineAction::Join)
-            .map(|e| e.participant.as_str())
-            .collect();
+        let joins = timeline_joins(spec);
         let members = spec
             .participants
             .iter()
@@ -440,8 +535,11 @@ impl World {
             join_token: format!("sim-join-token-{}", Uuid::new_v4().simple()),
             lobby_for_guests: spec.lobby_for_guests,
             consented: spec.consented,
+            roster_mode: spec.roster_mode,
+            roster_batch: usize::try_from(spec.roster_batch.max(1)).unwrap_or(usize::MAX),
             members,
             timeline: spec.timeline.clone(),
+            crowd_churn: spec.crowd_churn.clone(),
             timeline_started: false,
             timeline_generation: 0,
             replay_timeline: spec.replay_timeline,
@@ -449,14 +547,36 @@ impl World {
             sessions: Vec::new(),
             p2p: false,
         });
-        let meeting = self.meetings.len() - 1;
+        Ok(self.meetings.len() - 1)
+    }
+
+    /// Adds the spec's crowd to a meeting registered with [`World::add_listed_meeting`] and
+    /// records every member's initial state (for replays).
+    pub(crate) fn add_crowd(&mut self, meeting: usize, spec: &MeetingSpec) {
+        let joins = timeline_joins(spec);
+        let tenant = self.meetings[meeting].tenant_id.clone();
+        let tag = fnv1a(spec.key.as_bytes());
+        let taken: HashSet<ParticipantId> = self.meetings[meeting]
+            .members
+            .iter()
+            .map(|m| m.sim.id.clone())
+            .collect();
+        let mut crowd = Vec::with_capacity(usize::try_from(spec.crowd).unwrap_or_default());
+        for number in 1..=spec.crowd {
+            let sim = self.crowd_member(tag, number, &tenant, &taken);
+            crowd.push(Member {
+                present: !joins.contains(sim.key.as_str()),
+                sim,
+                speaking: false,
+            });
+        }
         let state = &mut self.meetings[meeting];
+        state.members.extend(crowd);
         state.initial = state
             .members
             .iter()
             .map(|m| (m.present, m.sim.muted))
             .collect();
-        Ok(meeting)
     }
 
     /// For a replaying meeting with a finished or running timeline and no established bot call:
@@ -620,65 +740,68 @@ impl World {
         self.enqueue(call, vec![notification]);
     }
 
-    /// Queues a roster notification if the roster of an established meeting call changed.
+    /// Queues roster notifications if the roster of an established meeting call changed: the
+    /// whole roster in one notification, or (delta rosters) the changes in batches of the
+    /// meeting's `roster_batch`, each with the next sequence number. Linear in the roster size.
     pub(crate) fn push_roster(&mut self, call: usize) {
         let entry = &self.calls[call];
         let Some(meeting) = entry.meeting else { return };
-        if self.meetings[meeting].p2p || entry.state != CallState::Established {
+        let state = &self.meetings[meeting];
+        if state.p2p || entry.state != CallState::Established {
             return;
         }
+        let delta = entry.delta_roster || state.roster_mode == RosterMode::Delta;
+        let batch = state.roster_batch.max(1);
         let now = self.roster(call);
         let entry = &mut self.calls[call];
-        let data = if entry.delta_roster {
-            let strip = |p: &Participant| Participant {
-                roster_sequence_number: None,
-                ..p.clone()
+        let data: Vec<ResourceData> = if delta {
+            let changes = if entry.roster_sent {
+                roster_changes(&entry.last_roster, &now)
+            } else {
+                now.clone()
             };
-            let previous: Vec<Participant> = entry.last_roster.iter().map(strip).collect();
-            let mut changed: Vec<Participant> = now
-                .iter()
-                .filter(|p| !previous.contains(p) || !entry.roster_sent)
-                .cloned()
-                .collect();
-            for gone in previous
-                .iter()
-                .filter(|p| !now.iter().any(|q| q.id == p.id))
-            {
-                changed.push(Participant {
-                    removed_state: Some(RemovedState {
-                        reason: Some("left".to_owned()),
-                    }),
-                    ..gone.clone()
-                });
-            }
-            if changed.is_empty() {
+            if changes.is_empty() {
                 return;
             }
-            entry.roster_sequence += 1;
-            let sequence = entry.roster_sequence;
-            for p in &mut changed {
-                p.roster_sequence_number = Some(sequence);
+            let mut batches = Vec::with_capacity(changes.len().div_ceil(batch));
+            let mut changes = changes.into_iter().peekable();
+            while changes.peek().is_some() {
+                entry.roster_sequence += 1;
+                let sequence = entry.roster_sequence;
+                let participants: Vec<Participant> = changes
+                    .by_ref()
+                    .take(batch)
+                    .map(|p| Participant {
+                        roster_sequence_number: Some(sequence),
+                        ..p
+                    })
+                    .collect();
+                batches.push(ResourceData::DeltaParticipants(DeltaParticipants {
+                    participants,
+                    sequence_number: Some(sequence),
+                }));
             }
-            ResourceData::DeltaParticipants(DeltaParticipants {
-                participants: changed,
-                sequence_number: Some(sequence),
-            })
+            batches
         } else {
             if entry.roster_sent && entry.last_roster == now {
                 return;
             }
-            ResourceData::Participants(now.clone())
+            vec![ResourceData::Participants(now.clone())]
         };
         entry.last_roster = now;
         entry.roster_sent = true;
-        let notification = CommsNotification {
-            change_type: ChangeType::Updated,
-            resource_url: Some(format!("{}/participants", entry.resource_url())),
-            resource: None,
-            callback_uri: Some(entry.callback_uri.clone()),
-            resource_data: data,
-        };
-        self.enqueue(call, vec![notification]);
+        let resource_url = format!("{}/participants", entry.resource_url());
+        let callback_uri = entry.callback_uri.clone();
+        for resource_data in data {
+            let notification = CommsNotification {
+                change_type: ChangeType::Updated,
+                resource_url: Some(resource_url.clone()),
+                resource: None,
+                callback_uri: Some(callback_uri.clone()),
+                resource_data,
+            };
+            self.enqueue(call, vec![notification]);
+        }
     }
 
     /// Queues roster notifications for every established call in a meeting.
@@ -830,6 +953,28 @@ mod tests {
             panic!("short link expected")
         };
         assert_eq!(link.meeting_info().join_meeting_id, meeting.join_meeting_id);
+    }
+
+    #[test]
+    fn roster_changes_are_the_new_the_different_then_the_gone() {
+        let person = |id: &str, muted: bool| Participant {
+            id: Some(ParticipantId::new(id)),
+            is_muted: Some(muted),
+            ..Participant::default()
+        };
+        let before = [person("a", false), person("b", false), person("c", false)];
+        let now = [person("d", false), person("b", true), person("a", false)];
+        let changes = roster_changes(&before, &now);
+        let ids: Vec<(&str, bool)> = changes
+            .iter()
+            .map(|p| (p.id.as_ref().unwrap().as_str(), p.removed_state.is_some()))
+            .collect();
+        assert_eq!(ids, [("d", false), ("b", false), ("c", true)]);
+        assert_eq!(
+            changes[2].removed_state.as_ref().unwrap().reason.as_deref(),
+            Some("left")
+        );
+        assert!(roster_changes(&now, &now).is_empty());
     }
 
     #[test]
