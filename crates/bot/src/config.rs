@@ -13,6 +13,9 @@
 //! authority_url = "https://login.microsoftonline.com"
 //! openid_configuration_url = "https://api.aps.skype.com/v1/.well-known/OpenIdConfiguration"
 //! out_dir = "recordings"
+//! max_calls = 64                    # joins beyond are refused (503), incoming calls rejected
+//! shutdown_grace_seconds = 15       # SIGTERM: how long Graph has to confirm the hang-ups
+//! log_format = "text"               # or "json" (MEDIABOT_LOG_FORMAT)
 //!
 //! [media]
 //! bind_ip = "0.0.0.0"
@@ -70,6 +73,27 @@ pub(crate) struct BotConfig {
     /// Seconds between keepAlives (Graph ends a call after 45 minutes without one).
     #[serde(default = "default_keep_alive")]
     pub(crate) keep_alive_seconds: u64,
+    /// Most calls at once.
+    #[serde(default = "default_max_calls")]
+    pub(crate) max_calls: usize,
+    /// On SIGTERM/Ctrl-C: how long Graph has to confirm every hang-up before the bot ends the
+    /// remaining calls itself (recordings and reports are finalised either way).
+    #[serde(default = "default_grace")]
+    pub(crate) shutdown_grace_seconds: f64,
+    /// `text` or `json` log lines.
+    #[serde(default)]
+    pub(crate) log_format: crate::logging::LogFormat,
+    /// Fault injection for tests: the audio threads of these call keys panic at start.
+    #[serde(skip)]
+    pub(crate) fault_audio_panic_calls: Vec<u64>,
+}
+
+fn default_max_calls() -> usize {
+    64
+}
+
+fn default_grace() -> f64 {
+    15.0
 }
 
 fn default_true() -> bool {
@@ -167,6 +191,18 @@ impl BotConfig {
                 .parse()
                 .with_context(|| format!("MEDIABOT_MEDIA_BIND_IP={ip} is not an IP address"))?;
         }
+        if let Ok(format) = std::env::var("MEDIABOT_LOG_FORMAT") {
+            config.log_format = format.parse().map_err(anyhow::Error::msg)?;
+        }
+        if let Ok(grace) = std::env::var("MEDIABOT_SHUTDOWN_GRACE_SECONDS") {
+            config.shutdown_grace_seconds = grace
+                .parse()
+                .ok()
+                .filter(|g: &f64| g.is_finite() && *g >= 0.0)
+                .with_context(|| {
+                    format!("MEDIABOT_SHUTDOWN_GRACE_SECONDS={grace} is not a number of seconds")
+                })?;
+        }
         if let Ok(dir) = std::env::var("MEDIABOT_OUT_DIR") {
             config.out_dir = PathBuf::from(dir);
         }
@@ -177,6 +213,11 @@ impl BotConfig {
             anyhow::bail!("no app secret: set MEDIABOT_APP_SECRET (or app_secret in the file)");
         }
         Ok(config)
+    }
+
+    /// The shutdown grace as a duration.
+    pub(crate) fn shutdown_grace(&self) -> std::time::Duration {
+        std::time::Duration::from_secs_f64(self.shutdown_grace_seconds.clamp(0.0, 3_600.0))
     }
 
     /// The base URL Graph and the media processor use to reach this bot.

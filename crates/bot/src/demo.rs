@@ -15,8 +15,9 @@ use anyhow::Context;
 use mediabot_signaling::auth::Secret;
 use mediabot_sim::{SimConfig, SimMediaConfig, SimMediaProcessor, Simulator};
 
-use crate::app::{App, CallStatus, JoinRequest};
 use crate::config::{BotConfig, MediaSettings};
+use crate::control::{CallStatus, JoinRequest};
+use crate::runtime::App;
 
 /// Runs the demo; returns the folder with the recordings.
 pub(crate) fn run(seconds: u64, out: &Path, scenario: Option<&Path>) -> anyhow::Result<PathBuf> {
@@ -165,6 +166,10 @@ pub(crate) fn bot_config_for(sim: &mediabot_sim::SimHandle, out: &Path) -> BotCo
         single_call_dir: true,
         answer_incoming: true,
         keep_alive_seconds: 15 * 60,
+        max_calls: 64,
+        shutdown_grace_seconds: 15.0,
+        log_format: crate::logging::LogFormat::Text,
+        fault_audio_panic_calls: Vec::new(),
         media: MediaSettings {
             bind_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
             ..MediaSettings::default()

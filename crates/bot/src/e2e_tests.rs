@@ -11,8 +11,9 @@ use mediabot_sim::{
 };
 use tokio::sync::watch;
 
-use crate::app::{App, CallStatus, JoinRequest};
+use crate::control::{CallStatus, JoinRequest};
 use crate::demo::bot_config_for;
+use crate::runtime::App;
 
 struct Rig {
     sim: SimHandle,
@@ -26,6 +27,7 @@ async fn rig(
     config: SimConfig,
     tweak: impl FnOnce(&mut crate::config::BotConfig),
 ) -> Rig {
+    crate::logging::init(crate::logging::LogFormat::Text);
     let out = std::env::temp_dir().join(format!("mediabot-e2e-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
     let media =
@@ -66,7 +68,7 @@ async fn wait(
 }
 
 /// Joins `join_url` and waits for media to connect.
-async fn join_connected(rig: &Rig, join_url: String) -> crate::app::JoinTicket {
+async fn join_connected(rig: &Rig, join_url: String) -> crate::runtime::JoinTicket {
     let mut ticket = rig
         .app
         .join(JoinRequest { join_url })
@@ -257,7 +259,7 @@ async fn the_bot_speaks_and_the_meeting_hears_it() {
     rig.app
         .speak(
             call_id.clone(),
-            crate::app::SpeakRequest {
+            crate::control::SpeakRequest {
                 tone_hz: Some(1_000.0),
                 seconds: 3.0,
                 wav: None,
@@ -304,8 +306,8 @@ async fn the_bot_speaks_and_the_meeting_hears_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_whisper_reaches_only_its_receiver_and_removing_it_restores_the_mix() {
-    use crate::app::{RouteOp, SpeakRequest};
-    use crate::routing::RouteSpec;
+    use crate::control::RouteSpec;
+    use crate::control::{RouteOp, SpeakRequest};
 
     let rig = rig("whisper", SimConfig::default(), |_| {}).await;
     let meeting = rig.sim.meetings().remove(0);

@@ -43,10 +43,37 @@ enum Control {
     Name { msi: u32, name: String },
 }
 
+/// What the recorder tells its owner while it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RecorderEvent {
+    /// The first frame was written.
+    FirstFrame,
+    /// The frame channel closed (the audio thread ended, normally or not) or the recorder
+    /// failed: nothing more will be recorded.
+    Ended,
+}
+
+/// Where a recorder's events go (called on the recorder thread; must not block).
+pub(crate) type RecorderEvents = Box<dyn Fn(RecorderEvent) + Send + 'static>;
+
 /// A running recorder.
 pub(crate) struct Recorder {
     control: Sender<Control>,
     join: JoinHandle<anyhow::Result<BTreeMap<u32, PathBuf>>>,
+    names_dropped: std::sync::atomic::AtomicU64,
+    /// Set to make the thread finish with what it has, even if frames still could come.
+    stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// Sends [`RecorderEvent::Ended`] however the recorder thread leaves (return, error, panic).
+struct EndGuard(Option<RecorderEvents>);
+
+impl Drop for EndGuard {
+    fn drop(&mut self) {
+        if let Some(events) = self.0.take() {
+            events(RecorderEvent::Ended);
+        }
+    }
 }
 
 /// Keys a source by its MSI, or by its SSRC when it has none.
@@ -66,24 +93,71 @@ impl Recorder {
         dir: &Path,
         format: PcmFormat,
         progress: Arc<Mutex<Progress>>,
+        events: RecorderEvents,
     ) -> anyhow::Result<Recorder> {
         std::fs::create_dir_all(dir)?;
         let (control, control_rx) = crossbeam_channel::bounded(256);
         let dir = dir.to_path_buf();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let thread_stop = stop.clone();
         let join = std::thread::Builder::new()
             .name("mediabot-recorder".into())
-            .spawn(move || run(frames, control_rx, &dir, format, &progress))?;
-        Ok(Recorder { control, join })
+            .spawn(move || {
+                let guard = EndGuard(Some(events));
+                run(
+                    frames,
+                    control_rx,
+                    &dir,
+                    format,
+                    &progress,
+                    &guard,
+                    &thread_stop,
+                )
+            })?;
+        Ok(Recorder {
+            control,
+            join,
+            names_dropped: std::sync::atomic::AtomicU64::new(0),
+            stop,
+        })
     }
 
-    /// Names the participant behind `msi` (used for the final file name).
+    /// Names the participant behind `msi` (used for the final file name). Never waits: a name
+    /// the full control queue cannot take is counted ([`Recorder::names_dropped`]).
     pub(crate) fn name(&self, msi: u32, name: String) {
-        let _ = self.control.try_send(Control::Name { msi, name });
+        if self.control.try_send(Control::Name { msi, name }).is_err() {
+            self.names_dropped
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// Names that were dropped because the control queue was full.
+    pub(crate) fn names_dropped(&self) -> u64 {
+        self.names_dropped
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Waits for the frame channel to close (the audio thread ended), finalises every file and
     /// returns the final file of each source key.
+    #[cfg(test)]
     pub(crate) fn finish(self) -> anyhow::Result<BTreeMap<u32, PathBuf>> {
+        self.finish_within(std::time::Duration::MAX)
+    }
+
+    /// Like [`Recorder::finish`], but if the frame channel is still open after `limit` (the
+    /// audio thread hangs), finalises the files with what was recorded.
+    pub(crate) fn finish_within(
+        self,
+        limit: std::time::Duration,
+    ) -> anyhow::Result<BTreeMap<u32, PathBuf>> {
+        let started = Instant::now();
+        while !self.join.is_finished() {
+            if started.elapsed() >= limit {
+                self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
         drop(self.control);
         self.join
             .join()
@@ -97,6 +171,8 @@ fn run(
     dir: &Path,
     format: PcmFormat,
     progress: &Mutex<Progress>,
+    guard: &EndGuard,
+    stop: &std::sync::atomic::AtomicBool,
 ) -> anyhow::Result<BTreeMap<u32, PathBuf>> {
     let per_frame = format.frame_samples() as u64;
     let mut tracks: BTreeMap<u32, Track> = BTreeMap::new();
@@ -112,6 +188,9 @@ fn run(
         let frame = match frames.try_recv() {
             Ok(frame) => frame,
             Err(TryRecvError::Empty) => {
+                if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    break;
+                }
                 std::thread::sleep(std::time::Duration::from_millis(20));
                 continue;
             }
@@ -162,7 +241,12 @@ fn run(
             track.written += per_frame;
         }
         let mut p = progress.lock().expect("progress lock is never poisoned");
-        p.first_frame_at.get_or_insert_with(Instant::now);
+        if p.first_frame_at.is_none() {
+            p.first_frame_at = Some(Instant::now());
+            if let Some(events) = &guard.0 {
+                events(RecorderEvent::FirstFrame);
+            }
+        }
         if is_mixed {
             p.mixed_frames += 1;
         } else if let Some(s) = p.sources.get_mut(&key_of(&frame)) {
@@ -245,7 +329,14 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("mediabot-rec-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let (tx, rx) = crossbeam_channel::bounded(64);
-        let rec = Recorder::start(rx, &dir, PcmFormat::default(), Arc::default()).unwrap();
+        let rec = Recorder::start(
+            rx,
+            &dir,
+            PcmFormat::default(),
+            Arc::default(),
+            Box::new(|_| {}),
+        )
+        .unwrap();
         tx.send(frame(2, Some(1001), 1_000, FrameFlags::empty()))
             .unwrap();
         tx.send(frame(2, None, 500, FrameFlags::MIXED)).unwrap();

@@ -1,58 +1,19 @@
-//! Audio routes of one call: the routing crate's sans-IO reconciler, driven by a task that runs
-//! its Graph requests with the `GraphClient`, feeds it the roster, and takes route changes from
-//! the control API (`PUT/DELETE /control/calls/{id}/routes/{name}`, `GET …/routes`).
-
-use std::sync::Arc;
-use std::time::Instant;
+//! Audio routes: the control API's routes as the routing crate's [`Route`]s, the Graph requests
+//! of the reconciler (which lives inside the orchestrator) run with the `GraphClient`, and the
+//! send thread's gate that reads the published route table.
 
 use mediabot_routing::{
-    BotRoute, Output, Reconciler, ReconcilerConfig, RequestKind, Route, RouteName, RoutePublisher,
-    RouteReader, RouteStatus, RoutingReply, RoutingRequest, SendStreamId, StreamPool,
+    Reconciler, RequestKind, Route, RouteName, RouteReader, RouteStatus, RoutingReply,
+    RoutingRequest, SendStreamId,
 };
 use mediabot_signaling::call::GraphFailure;
 use mediabot_signaling::client::GraphClient;
-use mediabot_signaling::models::{CallId, Participant, ParticipantId};
-use serde::{Deserialize, Serialize};
-use tokio::sync::{mpsc, oneshot};
+use mediabot_signaling::models::{CallId, ParticipantId};
 
-/// A route as the control API takes it.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase", tag = "kind")]
-pub(crate) enum RouteSpec {
-    /// The bot speaks to one participant alone.
-    Whisper {
-        /// Participant id.
-        to: String,
-    },
-    /// The bot speaks to several participants.
-    Broadcast {
-        /// Participant ids.
-        to: Vec<String>,
-    },
-    /// A private room of these participants and the bot.
-    Room {
-        /// Participant ids (the bot is added).
-        members: Vec<String>,
-    },
-}
+use crate::control::{RouteSpec, RouteView};
 
-/// A route and how far it is in place, for `GET …/routes`.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct RouteView {
-    pub(crate) name: String,
-    pub(crate) status: String,
-    pub(crate) participants: Vec<String>,
-}
-
-pub(crate) enum RoutingCommand {
-    Upsert(String, RouteSpec, oneshot::Sender<anyhow::Result<()>>),
-    Remove(String, oneshot::Sender<bool>),
-    List(oneshot::Sender<Vec<RouteView>>),
-    Roster(Vec<Participant>),
-}
-
-fn to_route(bot: &ParticipantId, name: &str, spec: RouteSpec) -> anyhow::Result<Route> {
+/// A control-API route as the routing crate's [`Route`] (a room always includes the bot).
+pub(crate) fn to_route(bot: &ParticipantId, name: &str, spec: RouteSpec) -> anyhow::Result<Route> {
     let name = RouteName::new(name)?;
     let id = |s: String| ParticipantId::new(s);
     Ok(match spec {
@@ -70,7 +31,7 @@ fn to_route(bot: &ParticipantId, name: &str, spec: RouteSpec) -> anyhow::Result<
     })
 }
 
-async fn execute(
+pub(crate) async fn execute(
     client: &GraphClient,
     call: &CallId,
     request: &RoutingRequest,
@@ -123,107 +84,23 @@ impl mediabot_media::send::SendGate for RouteGate {
     }
 }
 
-/// Starts the routing task of `call`, whose bot participant is `bot`; it publishes the bot's
-/// routes to the send thread through `publisher` (stream 0 sends on `bot_ssrc`).
-pub(crate) fn spawn(
-    client: Arc<GraphClient>,
-    call: CallId,
-    bot: ParticipantId,
-    mut publisher: RoutePublisher,
-    bot_ssrc: u32,
-) -> anyhow::Result<mpsc::Sender<RoutingCommand>> {
-    let mut reconciler = Reconciler::new(ReconcilerConfig::new(bot.clone()))?;
-    let mut pool = StreamPool::new(&[bot_ssrc])?;
-    let mut published: Vec<BotRoute> = Vec::new();
-    let (tx, mut commands) = mpsc::channel::<RoutingCommand>(32);
-    let (result_tx, mut results) = mpsc::channel(32);
-    tokio::spawn(async move {
-        loop {
-            let mut deadline = None;
-            while let Some(output) = reconciler.poll_output() {
-                match output {
-                    Output::Request(request) => {
-                        let client = client.clone();
-                        let call = call.clone();
-                        let result_tx = result_tx.clone();
-                        tokio::spawn(async move {
-                            let result = execute(&client, &call, &request).await;
-                            let _ = result_tx.send((request.id, result)).await;
-                        });
-                    }
-                    Output::Event(event) => tracing::debug!(?event, "routing"),
-                    Output::Timeout(at) => {
-                        deadline = Some(at);
-                        break;
-                    }
-                }
-            }
-            let bot_routes = reconciler.bot_routes();
-            if bot_routes != published {
-                let built = pool.table(&bot_routes);
-                if !built.unassigned.is_empty() {
-                    tracing::warn!(routes = ?built.unassigned, "the bot has one outgoing stream; extra bot routes stay silent");
-                }
-                // A table the audio thread cannot take yet stays pending and goes out with the
-                // next publish or flush (only the newest routing matters).
-                let _ = publisher.publish(built.table);
-                published = bot_routes;
-            } else if publisher.has_pending() {
-                publisher.flush();
-            }
-            let sleep = async {
-                match deadline {
-                    Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
-                    None => std::future::pending::<()>().await,
-                }
-            };
-            tokio::select! {
-                command = commands.recv() => {
-                    let Some(command) = command else { return };
-                    let now = Instant::now();
-                    match command {
-                        RoutingCommand::Upsert(name, spec, reply) => {
-                            let result = to_route(&bot, &name, spec)
-                                .and_then(|route| Ok(reconciler.upsert_route(now, route)?));
-                            let _ = reply.send(result);
-                        }
-                        RoutingCommand::Remove(name, reply) => {
-                            let removed = RouteName::new(name)
-                                .map(|n| reconciler.remove_route(now, &n))
-                                .unwrap_or(false);
-                            let _ = reply.send(removed);
-                        }
-                        RoutingCommand::List(reply) => {
-                            let views = reconciler
-                                .routes()
-                                .iter()
-                                .map(|r| RouteView {
-                                    name: r.name().as_str().to_string(),
-                                    status: reconciler
-                                        .route_status(r.name())
-                                        .map_or("unknown".into(), status_name),
-                                    participants: r
-                                        .participants()
-                                        .into_iter()
-                                        .map(|p| p.as_str().to_string())
-                                        .collect(),
-                                })
-                                .collect();
-                            let _ = reply.send(views);
-                        }
-                        RoutingCommand::Roster(participants) => {
-                            reconciler.handle_roster(now, &participants);
-                        }
-                    }
-                }
-                Some((id, result)) = results.recv() => {
-                    reconciler.handle_response(Instant::now(), id, result);
-                }
-                () = sleep => reconciler.handle_timeout(Instant::now()),
-            }
-        }
-    });
-    Ok(tx)
+/// The routes of a call as the control API shows them.
+pub(crate) fn views(reconciler: &Reconciler) -> Vec<RouteView> {
+    reconciler
+        .routes()
+        .iter()
+        .map(|r| RouteView {
+            name: r.name().as_str().to_string(),
+            status: reconciler
+                .route_status(r.name())
+                .map_or("unknown".into(), status_name),
+            participants: r
+                .participants()
+                .into_iter()
+                .map(|p| p.as_str().to_string())
+                .collect(),
+        })
+        .collect()
 }
 
 fn status_name(status: RouteStatus) -> String {

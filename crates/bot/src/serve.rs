@@ -1,13 +1,14 @@
 //! `mediabot serve`: the bot as a long-running service.
 
 use std::path::Path;
-use std::time::Duration;
 
-use crate::app::App;
 use crate::config::BotConfig;
+use crate::runtime::App;
 
 pub(crate) fn run(config: Option<&Path>) -> anyhow::Result<()> {
     let config = BotConfig::load(config)?;
+    crate::logging::init(config.log_format);
+    let grace = config.shutdown_grace();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -18,16 +19,19 @@ pub(crate) fn run(config: Option<&Path>) -> anyhow::Result<()> {
             app.local_addr
         );
         shutdown_signal().await;
-        eprintln!("mediabot: shutting down: hanging up every call");
-        app.hang_up_all().await;
-        // Give Graph a moment to confirm the hang-ups so recordings and reports are final.
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while tokio::time::Instant::now() < deadline {
-            if app.calls().await.iter().all(|c| c.ended) {
-                break;
+        eprintln!(
+            "mediabot: shutting down: hanging up every call (grace {:.0} s)",
+            grace.as_secs_f64()
+        );
+        let confirmed = app.shutdown(grace).await;
+        eprintln!(
+            "mediabot: every recording is final{}",
+            if confirmed {
+                ""
+            } else {
+                " (some hang-ups were not confirmed by Graph)"
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        );
         Ok(())
     })
 }

@@ -119,6 +119,19 @@ struct Counters {
     late_ticks: AtomicU64,
 }
 
+impl Counters {
+    /// The drop counters as a report without receiver statistics.
+    fn report(&self) -> ReceiveReport {
+        ReceiveReport {
+            input_dropped: self.input_dropped.load(Ordering::Relaxed),
+            oversize: self.oversize.load(Ordering::Relaxed),
+            frames_dropped: self.frames_dropped.load(Ordering::Relaxed),
+            late_ticks: self.late_ticks.load(Ordering::Relaxed),
+            ..ReceiveReport::default()
+        }
+    }
+}
+
 /// Why the input queue did not take a datagram.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -233,6 +246,8 @@ pub struct ReceiveReport {
     pub frames_dropped: u64,
     /// Realtime ticks that ran more than one tick late (the thread was starved).
     pub late_ticks: u64,
+    /// The panic message, when the thread panicked (the counters above are then lost).
+    pub panic: Option<String>,
 }
 
 /// A running audio thread.
@@ -302,11 +317,32 @@ impl AudioThread {
     /// Waits for the thread to exit (after [`InputHandle::finish`] or [`InputHandle::stop`]) and
     /// returns its report.
     pub fn join(self) -> ReceiveReport {
+        let counters = self.input.counters.clone();
         drop(self.input);
         drop(self.frames);
         drop(self.events);
-        self.join.join().unwrap_or_default()
+        match self.join.join() {
+            Ok(report) => report,
+            Err(payload) => ReceiveReport {
+                panic: Some(panic_message(payload.as_ref())),
+                ..counters.report()
+            },
+        }
     }
+
+    /// True once the thread has exited (normally or by a panic).
+    pub fn is_finished(&self) -> bool {
+        self.join.is_finished()
+    }
+}
+
+/// The text of a panic payload (`panic!` with a literal or a formatted message).
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
 }
 
 struct Run {
@@ -412,10 +448,7 @@ impl Run {
         ReceiveReport {
             receiver: self.receiver.stats(),
             sources: self.receiver.source_stats().collect(),
-            input_dropped: self.counters.input_dropped.load(Ordering::Relaxed),
-            oversize: self.counters.oversize.load(Ordering::Relaxed),
-            frames_dropped: self.counters.frames_dropped.load(Ordering::Relaxed),
-            late_ticks: self.counters.late_ticks.load(Ordering::Relaxed),
+            ..self.counters.report()
         }
     }
 }

@@ -1,0 +1,127 @@
+//! The HTTP surface: Graph's callbacks (the signaling webhook), media answers at `/mp/{token}`,
+//! and the control API. Handlers only translate HTTP to [`App`] calls; errors are JSON in one
+//! shape, `{"error": {"code": "...", "message": "..."}}`.
+
+use axum::Router;
+use axum::extract::{Path as AxumPath, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use serde_json::json;
+
+use crate::control::{ControlError, ErrorKind, JoinRequest, RouteOp, RouteSpec, SpeakRequest};
+use crate::orchestrator::Reply;
+use crate::runtime::App;
+
+impl IntoResponse for ControlError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status()).unwrap_or(StatusCode::BAD_REQUEST);
+        let code = match self.kind {
+            ErrorKind::BadRequest => "badRequest",
+            ErrorKind::NotFound => "notFound",
+            ErrorKind::Conflict => "conflict",
+            ErrorKind::Unavailable => "unavailable",
+        };
+        (
+            status,
+            axum::Json(json!({ "error": { "code": code, "message": self.message } })),
+        )
+            .into_response()
+    }
+}
+
+/// Every route of the bot: the webhook's router, `/mp/{token}` and `/control/…`.
+pub(crate) fn router(app: App, webhook: Router) -> Router {
+    Router::new()
+        .route("/mp/{token}", post(media_answer))
+        // An answer is at most MAX_BLOB_BYTES; refuse more before reading it.
+        .layer(axum::extract::DefaultBodyLimit::max(
+            mediabot_media::session::blob::MAX_BLOB_BYTES,
+        ))
+        .route("/control/join", post(join))
+        .route("/control/calls", get(calls))
+        .route("/control/calls/{id}/speak", post(speak))
+        .route("/control/calls/{id}/routes", get(list_routes))
+        .route(
+            "/control/calls/{id}/routes/{name}",
+            put(upsert_route).delete(remove_route),
+        )
+        .route("/control/calls/{id}/hangup", post(hang_up))
+        .with_state(app)
+        .merge(webhook)
+}
+
+/// `POST /mp/{token}`: the media processor's answer to the blob we offered.
+async fn media_answer(
+    State(app): State<App>,
+    AxumPath(token): AxumPath<String>,
+    body: String,
+) -> Response {
+    match app.media_answer(token, body).await {
+        Ok(()) => StatusCode::OK.into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn join(State(app): State<App>, body: axum::Json<JoinRequest>) -> Response {
+    match app.join(body.0).await {
+        Ok(ticket) => (
+            StatusCode::ACCEPTED,
+            axum::Json(json!({ "key": ticket.key.0 })),
+        )
+            .into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn calls(State(app): State<App>) -> Response {
+    axum::Json(app.calls().await).into_response()
+}
+
+async fn speak(
+    State(app): State<App>,
+    AxumPath(id): AxumPath<String>,
+    body: axum::Json<SpeakRequest>,
+) -> Response {
+    match app.speak(id, body.0).await {
+        Ok(()) => StatusCode::ACCEPTED.into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn list_routes(State(app): State<App>, AxumPath(id): AxumPath<String>) -> Response {
+    match app.routes(id, RouteOp::List).await {
+        Ok(Reply::Routes(routes)) => axum::Json(routes).into_response(),
+        Ok(_) => axum::Json(json!([])).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn upsert_route(
+    State(app): State<App>,
+    AxumPath((id, name)): AxumPath<(String, String)>,
+    body: axum::Json<RouteSpec>,
+) -> Response {
+    match app.routes(id, RouteOp::Upsert(name, body.0)).await {
+        Ok(_) => StatusCode::ACCEPTED.into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn remove_route(
+    State(app): State<App>,
+    AxumPath((id, name)): AxumPath<(String, String)>,
+) -> Response {
+    match app.routes(id, RouteOp::Remove(name)).await {
+        Ok(Reply::Removed(true)) => StatusCode::ACCEPTED.into_response(),
+        Ok(_) => ControlError::new(ErrorKind::NotFound, "no such route").into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn hang_up(State(app): State<App>, AxumPath(id): AxumPath<String>) -> Response {
+    match app.hang_up(id).await {
+        Ok(()) => StatusCode::ACCEPTED.into_response(),
+        Err(e) => e.into_response(),
+    }
+}
