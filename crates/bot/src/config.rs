@@ -83,6 +83,10 @@ pub(crate) struct BotConfig {
     /// `text` or `json` log lines.
     #[serde(default)]
     pub(crate) log_format: crate::logging::LogFormat,
+    /// Tenants whose callbacks are accepted (a callback token's `tid`; others get 401). Default:
+    /// the bot's own `tenant_id` when it is a GUID; with a domain name there, set this.
+    #[serde(default)]
+    pub(crate) allowed_tenants: Option<Vec<String>>,
     /// Fault injection for tests: the audio threads of these call keys panic at start.
     #[serde(skip)]
     pub(crate) fault_audio_panic_calls: Vec<u64>,
@@ -215,6 +219,21 @@ impl BotConfig {
         Ok(config)
     }
 
+    /// The tenants whose callbacks are accepted (empty: any; see `allowed_tenants`).
+    pub(crate) fn callback_tenants(&self) -> Vec<String> {
+        match &self.allowed_tenants {
+            Some(list) => list.clone(),
+            None if uuid_shaped(&self.tenant_id) => vec![self.tenant_id.clone()],
+            None => {
+                tracing::warn!(
+                    tenant_id = %self.tenant_id,
+                    "tenant_id is not a GUID, so callbacks of every tenant are accepted; set allowed_tenants"
+                );
+                Vec::new()
+            }
+        }
+    }
+
     /// The shutdown grace as a duration.
     pub(crate) fn shutdown_grace(&self) -> std::time::Duration {
         std::time::Duration::from_secs_f64(self.shutdown_grace_seconds.clamp(0.0, 3_600.0))
@@ -228,6 +247,15 @@ impl BotConfig {
             .trim_end_matches('/')
             .to_string()
     }
+}
+
+/// `8-4-4-4-12` hex digits: the form of a tenant's `tid`.
+fn uuid_shaped(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.iter().map(|p| p.len()).eq([8, 4, 4, 4, 12])
+        && parts
+            .iter()
+            .all(|p| p.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 fn toml_string(value: &str) -> String {

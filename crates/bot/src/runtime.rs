@@ -127,13 +127,20 @@ impl App {
             Url::parse(&config.openid_configuration_url).context("openid_configuration_url")?,
         )?);
         let clock = Arc::new(SystemClock);
-        let authenticator = Arc::new(CallbackAuthenticator::new(
-            CallbackAuthConfig::new(config.app_id.clone()),
-            keys,
-            clock.clone(),
-        ));
+        let mut auth_config = CallbackAuthConfig::new(config.app_id.clone());
+        auth_config.allowed_tenants = config
+            .callback_tenants()
+            .into_iter()
+            .map(TenantId::new)
+            .collect();
+        let authenticator = Arc::new(CallbackAuthenticator::new(auth_config, keys, clock.clone()));
         let (delivery_tx, deliveries) = mpsc::channel(256);
-        let webhook = Webhook::new(WebhookConfig::default(), authenticator, clock, delivery_tx);
+        // A snapshot roster costs ~670 bytes per participant: 8 MiB carries a 10,000-person meeting.
+        let webhook_config = WebhookConfig {
+            max_body_bytes: 8 * 1024 * 1024,
+            ..WebhookConfig::default()
+        };
+        let webhook = Webhook::new(webhook_config, authenticator, clock, delivery_tx);
 
         let mut orchestrator_config =
             OrchestratorConfig::new(base, TenantId::new(config.tenant_id.clone()));

@@ -73,6 +73,10 @@ pub struct CallbackAuthConfig {
     pub leeway: Duration,
     /// Reject tokens without a `tid` claim (Microsoft's sample does). Default `true`.
     pub require_tenant: bool,
+    /// Tenants whose callbacks are accepted (`tid`, compared case-insensitively); any other →
+    /// [`CallbackAuthError::ForeignTenant`] (401). Empty: every tenant (a multi-tenant bot that
+    /// checks tenants itself). Default empty.
+    pub allowed_tenants: Vec<TenantId>,
     /// Age after which the key set is fetched again. Default 2 hours.
     pub key_refresh_interval: Duration,
     /// Minimum time between refreshes caused by unknown `kid`s (and between retries after a
@@ -89,6 +93,7 @@ impl CallbackAuthConfig {
             issuers: CALLBACK_ISSUERS.iter().map(|s| (*s).to_owned()).collect(),
             leeway: Duration::from_secs(60),
             require_tenant: true,
+            allowed_tenants: Vec::new(),
             key_refresh_interval: Duration::from_secs(2 * 60 * 60),
             unknown_kid_cooldown: Duration::from_secs(5),
         }
@@ -243,6 +248,9 @@ pub enum CallbackAuthError {
     /// No `tid` claim.
     #[error("token has no tenant claim")]
     MissingTenant,
+    /// The `tid` claim names a tenant this bot does not serve.
+    #[error("callback from a tenant this bot does not serve")]
+    ForeignTenant,
     /// Any other validation failure (missing required claim…).
     #[error("invalid token")]
     Invalid(#[source] jsonwebtoken::errors::Error),
@@ -277,6 +285,7 @@ pub struct CallbackAuthenticator {
     app_id: AppId,
     validation: Validation,
     require_tenant: bool,
+    allowed_tenants: Vec<TenantId>,
     keys: KeyCache,
 }
 
@@ -298,6 +307,7 @@ impl CallbackAuthenticator {
             app_id: AppId::new(config.app_id),
             validation,
             require_tenant: config.require_tenant,
+            allowed_tenants: config.allowed_tenants,
             keys: KeyCache {
                 source,
                 clock,
@@ -345,6 +355,15 @@ impl CallbackAuthenticator {
                 .is_none_or(|tid| tid.as_str().is_empty())
         {
             return Err(CallbackAuthError::MissingTenant);
+        }
+        if !self.allowed_tenants.is_empty()
+            && !claims.tid.as_ref().is_some_and(|tid| {
+                self.allowed_tenants
+                    .iter()
+                    .any(|a| a.as_str().eq_ignore_ascii_case(tid.as_str()))
+            })
+        {
+            return Err(CallbackAuthError::ForeignTenant);
         }
         Ok(CallbackJwtClaims {
             aud: self.app_id.clone(),

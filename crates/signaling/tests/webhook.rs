@@ -216,10 +216,14 @@ struct Harness {
 }
 
 fn harness_with(config: WebhookConfig, capacity: usize) -> Harness {
+    harness_auth(config, capacity, CallbackAuthConfig::new(APP_ID))
+}
+
+fn harness_auth(config: WebhookConfig, capacity: usize, auth: CallbackAuthConfig) -> Harness {
     let keys = TestKeys::with(&[published()]);
     let clock = Arc::new(ManualClock(Mutex::new(Instant::now())));
     let authenticator = Arc::new(CallbackAuthenticator::new(
-        CallbackAuthConfig::new(APP_ID),
+        auth,
         keys.clone(),
         clock.clone(),
     ));
@@ -486,6 +490,35 @@ async fn missing_tenant_claim_is_rejected() {
         h.reason(&token).await,
         CallbackAuthError::MissingTenant
     ));
+}
+
+#[tokio::test]
+async fn a_callback_from_a_tenant_the_bot_does_not_serve_is_rejected() {
+    let mut auth = CallbackAuthConfig::new(APP_ID);
+    auth.allowed_tenants = vec![TenantId::new(TENANT.to_uppercase())];
+    let mut h = harness_auth(WebhookConfig::default(), 8, auth);
+
+    // The bot's own tenant (compared case-insensitively) is accepted…
+    let token = sign(&claims(), &published().encoding, &published().kid);
+    assert_eq!(
+        h.post(Some(&token), INCOMING_CALL).await,
+        StatusCode::ACCEPTED
+    );
+    assert!(h.deliveries.try_recv().is_ok());
+
+    // …a validly signed token of another tenant is not, and nothing is delivered.
+    let mut foreign = claims();
+    foreign.tid = Some("00000000-0000-0000-0000-0000000000ff".into());
+    let token = sign(&foreign, &published().encoding, &published().kid);
+    assert_eq!(
+        h.post(Some(&token), INCOMING_CALL).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert!(matches!(
+        h.reason(&token).await,
+        CallbackAuthError::ForeignTenant
+    ));
+    assert!(h.deliveries.try_recv().is_err());
 }
 
 #[tokio::test]
