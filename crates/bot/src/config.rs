@@ -16,6 +16,7 @@
 //! max_calls = 64                    # joins beyond are refused (503), incoming calls rejected
 //! shutdown_grace_seconds = 15       # SIGTERM: how long Graph has to confirm the hang-ups
 //! log_format = "text"               # or "json" (MEDIABOT_LOG_FORMAT)
+//! media_dir = "media"               # speak plays WAVs only from here (MEDIABOT_MEDIA_DIR)
 //!
 //! [media]
 //! bind_ip = "0.0.0.0"
@@ -83,6 +84,10 @@ pub(crate) struct BotConfig {
     /// `text` or `json` log lines.
     #[serde(default)]
     pub(crate) log_format: crate::logging::LogFormat,
+    /// The only folder `speak` may play WAV files from (`{"wav": "name.wav"}`, relative to it).
+    /// Unset: files are not played; WAVs can still be uploaded as the request body.
+    #[serde(default)]
+    pub(crate) media_dir: Option<PathBuf>,
     /// Tenants whose callbacks are accepted (a callback token's `tid`; others get 401). Default:
     /// the bot's own `tenant_id` when it is a GUID; with a domain name there, set this.
     #[serde(default)]
@@ -206,6 +211,9 @@ impl BotConfig {
                 .with_context(|| {
                     format!("MEDIABOT_SHUTDOWN_GRACE_SECONDS={grace} is not a number of seconds")
                 })?;
+        }
+        if let Ok(dir) = std::env::var("MEDIABOT_MEDIA_DIR") {
+            config.media_dir = Some(PathBuf::from(dir));
         }
         if let Ok(dir) = std::env::var("MEDIABOT_OUT_DIR") {
             config.out_dir = PathBuf::from(dir);

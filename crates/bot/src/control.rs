@@ -35,6 +35,23 @@ fn default_speak_seconds() -> f64 {
     2.0
 }
 
+/// Decoded audio for the bot to say: interleaved 16-bit PCM.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PcmClip {
+    /// Interleaved samples.
+    pub samples: Vec<i16>,
+    /// Sample rate, 8–48 kHz.
+    pub rate: u32,
+    /// 1 or 2.
+    pub channels: u16,
+}
+
+/// The longest clip `speak` takes (10 minutes of 48 kHz stereo is ~110 MB; this bounds memory).
+pub const MAX_CLIP_SECONDS: u32 = 600;
+
+/// The largest WAV body `POST …/speak` takes as an upload (`content-type: audio/wav`).
+pub const MAX_WAV_UPLOAD_BYTES: usize = 32 * 1024 * 1024;
+
 /// A route as the control API takes it (`PUT /control/calls/{id}/routes/{name}`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", tag = "kind")]

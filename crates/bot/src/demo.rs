@@ -170,6 +170,7 @@ pub(crate) fn bot_config_for(sim: &mediabot_sim::SimHandle, out: &Path) -> BotCo
         shutdown_grace_seconds: 15.0,
         log_format: crate::logging::LogFormat::Text,
         allowed_tenants: None,
+        media_dir: None,
         fault_audio_panic_calls: Vec::new(),
         media: MediaSettings {
             bind_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),

@@ -40,7 +40,12 @@ pub(crate) fn router(app: App, webhook: Router) -> Router {
         ))
         .route("/control/join", post(join))
         .route("/control/calls", get(calls))
-        .route("/control/calls/{id}/speak", post(speak))
+        .route(
+            "/control/calls/{id}/speak",
+            post(speak).layer(axum::extract::DefaultBodyLimit::max(
+                crate::control::MAX_WAV_UPLOAD_BYTES,
+            )),
+        )
         .route("/control/calls/{id}/routes", get(list_routes))
         .route(
             "/control/calls/{id}/routes/{name}",
@@ -78,12 +83,42 @@ async fn calls(State(app): State<App>) -> Response {
     axum::Json(app.calls().await).into_response()
 }
 
+/// `POST /control/calls/{id}/speak`: JSON (`toneHz`, or `wav` naming a file in `media_dir`), or
+/// a WAV as the body with `content-type: audio/wav` (`?clear=true` for barge-in).
 async fn speak(
     State(app): State<App>,
     AxumPath(id): AxumPath<String>,
-    body: axum::Json<SpeakRequest>,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
 ) -> Response {
-    match app.speak(id, body.0).await {
+    let content_type = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let result = if matches!(
+        content_type.as_str(),
+        "audio/wav" | "audio/wave" | "audio/x-wav" | "audio/vnd.wave"
+    ) {
+        let clear = uri
+            .query()
+            .is_some_and(|q| q.split('&').any(|kv| kv == "clear=true" || kv == "clear=1"));
+        app.speak_upload(id, body, clear).await
+    } else {
+        match serde_json::from_slice::<SpeakRequest>(&body) {
+            Ok(request) => app.speak(id, request).await,
+            Err(e) => Err(ControlError::new(
+                ErrorKind::BadRequest,
+                format!("the body is neither a speak request (JSON) nor audio/wav: {e}"),
+            )),
+        }
+    };
+    match result {
         Ok(()) => StatusCode::ACCEPTED.into_response(),
         Err(e) => e.into_response(),
     }

@@ -101,6 +101,8 @@ pub(crate) struct App {
     pub(crate) local_addr: SocketAddr,
     /// Commands refused because the queue was full.
     refused: Arc<std::sync::atomic::AtomicU64>,
+    /// The only folder `speak` plays files from.
+    media_dir: Option<Arc<PathBuf>>,
 }
 
 impl App {
@@ -158,6 +160,7 @@ impl App {
             commands,
             local_addr,
             refused: Arc::default(),
+            media_dir: config.media_dir.clone().map(Arc::new),
         };
         let (internal_tx, internal_rx) = mpsc::unbounded_channel();
         let runtime = Runtime {
@@ -235,15 +238,58 @@ impl App {
         self.ask_reply(Command::HangUp { call }).await.map(|_| ())
     }
 
-    /// Makes the bot speak in a call (tone or WAV), optionally clearing queued audio first.
+    /// Makes the bot speak in a call: a tone, or a WAV from under `media_dir` (decoded on a
+    /// blocking thread before the call sees it); optionally clearing queued audio first.
     pub(crate) async fn speak(
         &self,
         call: String,
         request: SpeakRequest,
     ) -> Result<(), ControlError> {
-        self.ask_reply(Command::Speak { call, request })
+        let clip = match &request.wav {
+            Some(path) => {
+                let dir = self.media_dir.clone();
+                let path = path.clone();
+                let loaded = tokio::task::spawn_blocking(move || {
+                    crate::speak::load_media_wav(dir.as_deref().map(PathBuf::as_path), &path)
+                })
+                .await
+                .map_err(|e| ControlError::new(ErrorKind::Unavailable, e.to_string()))??;
+                Some(Arc::new(loaded))
+            }
+            None => None,
+        };
+        self.ask_reply(Command::Speak {
+            call,
+            request,
+            clip,
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// Makes the bot say an uploaded WAV (the request body).
+    pub(crate) async fn speak_upload(
+        &self,
+        call: String,
+        body: axum::body::Bytes,
+        clear: bool,
+    ) -> Result<(), ControlError> {
+        let clip = tokio::task::spawn_blocking(move || crate::speak::decode_wav(&body[..]))
             .await
-            .map(|_| ())
+            .map_err(|e| ControlError::new(ErrorKind::Unavailable, e.to_string()))??;
+        let request = SpeakRequest {
+            tone_hz: None,
+            seconds: 0.0,
+            wav: None,
+            clear,
+        };
+        self.ask_reply(Command::Speak {
+            call,
+            request,
+            clip: Some(Arc::new(clip)),
+        })
+        .await
+        .map(|_| ())
     }
 
     /// Changes or lists a call's audio routes.
@@ -583,10 +629,14 @@ impl Runtime {
                     None => io.pending_table = Some(table),
                 }
             }
-            MediaAction::Speak { request, reply } => {
+            MediaAction::Speak {
+                request,
+                clip,
+                reply,
+            } => {
                 let io = self.io(key);
                 let result = match io.session.as_mut() {
-                    Some(session) => crate::speak::speak(session, request)
+                    Some(session) => crate::speak::speak(session, request, clip)
                         .map(|()| Reply::Done)
                         .unwrap_or_else(Reply::Failed),
                     None => Reply::Failed(ControlError::new(

@@ -294,14 +294,29 @@ impl OutboundAudio {
             .samples::<i16>()
             .collect::<Result<_, _>>()
             .map_err(|e| SendError::Wav(e.to_string()))?;
-        let step = (spec.sample_rate / 50) as usize * usize::from(spec.channels);
+        self.play_pcm(&samples, spec.sample_rate, spec.channels)
+    }
+
+    /// Queues interleaved PCM at `rate` Hz in 20 ms steps, waiting for room as the audio plays
+    /// out (for the calling thread, not an async task). Stops early, with what it queued, when
+    /// the send thread is gone (the call ended). Returns the number of input samples queued.
+    pub fn play_pcm(
+        &mut self,
+        samples: &[i16],
+        rate: u32,
+        channels: u16,
+    ) -> Result<usize, SendError> {
+        let step = ((rate / 50) as usize * usize::from(channels)).max(1);
         let mut queued = 0;
         for chunk in samples.chunks(step) {
             // Wait for the send thread to make room: the queue drains at real time.
             while self.ring.slots() < FRAME * 2 {
+                if self.ring.is_abandoned() {
+                    return Ok(queued);
+                }
                 std::thread::sleep(Duration::from_millis(10));
             }
-            queued += self.push_pcm(chunk, spec.sample_rate, spec.channels)?;
+            queued += self.push_pcm(chunk, rate, channels)?;
         }
         Ok(queued)
     }

@@ -46,7 +46,7 @@ use mediabot_signaling::models::{
 };
 
 use crate::control::{
-    CallStatus, ControlError, ErrorKind, RouteOp, RouteView, STATUS_NAMES, SpeakRequest,
+    CallStatus, ControlError, ErrorKind, PcmClip, RouteOp, RouteView, STATUS_NAMES, SpeakRequest,
 };
 use crate::report::{CallReport, DropReport, EndReport, ParticipantReport};
 
@@ -89,6 +89,8 @@ pub enum Command {
         call: String,
         /// What to say.
         request: SpeakRequest,
+        /// A decoded WAV (from `media_dir` or an upload), instead of `request.wav`.
+        clip: Option<std::sync::Arc<PcmClip>>,
     },
     /// Change or list a call's routes.
     Routes {
@@ -224,6 +226,8 @@ pub enum MediaAction {
     Speak {
         /// What to say.
         request: SpeakRequest,
+        /// Decoded audio, when the request is a WAV.
+        clip: Option<std::sync::Arc<PcmClip>>,
         /// Who waits.
         reply: ReplyTo,
     },
@@ -436,8 +440,12 @@ impl Orchestrator {
                     .map(|()| Reply::Done);
                 self.reply(reply, result);
             }
-            Command::Speak { call, request } => match self.find(&call) {
-                Ok(key) => self.speak(key, request, reply),
+            Command::Speak {
+                call,
+                request,
+                clip,
+            } => match self.find(&call) {
+                Ok(key) => self.speak(key, request, clip, reply),
                 Err(e) => self.reply(reply, Err(e)),
             },
             Command::Routes { call, op } => {
@@ -739,7 +747,13 @@ impl Orchestrator {
         }
     }
 
-    fn speak(&mut self, key: CallKey, request: SpeakRequest, reply: ReplyTo) {
+    fn speak(
+        &mut self,
+        key: CallKey,
+        request: SpeakRequest,
+        clip: Option<std::sync::Arc<PcmClip>>,
+        reply: ReplyTo,
+    ) {
         let connected = self
             .calls
             .get(&key)
@@ -757,7 +771,11 @@ impl Orchestrator {
         // The runtime answers: it holds the session.
         self.outputs.push_back(Output::Media {
             key,
-            action: MediaAction::Speak { request, reply },
+            action: MediaAction::Speak {
+                request,
+                clip,
+                reply,
+            },
         });
     }
 
