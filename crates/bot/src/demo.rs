@@ -29,6 +29,7 @@ pub(crate) fn run(seconds: u64, out: &Path, scenario: Option<&Path>) -> anyhow::
 
 async fn demo(seconds: u64, out: &Path, scenario: Option<&Path>) -> anyhow::Result<PathBuf> {
     let started = Instant::now();
+    clear_previous_demo(out)?;
     let sim_config = match scenario {
         Some(path) => SimConfig::with_scenario(
             mediabot_sim::Scenario::from_file(path)
@@ -148,6 +149,25 @@ async fn demo(seconds: u64, out: &Path, scenario: Option<&Path>) -> anyhow::Resu
     }
     sim.shutdown();
     Ok(out.to_path_buf())
+}
+
+/// The demo records straight into `out` (recordings never overwrite, so a second run into the
+/// same folder would fail): it removes what an earlier demo left there — the WAVs and
+/// `report.json` of a folder that holds a demo's `report.json` — and nothing else.
+fn clear_previous_demo(out: &Path) -> anyhow::Result<()> {
+    if !out.join("report.json").is_file() {
+        return Ok(());
+    }
+    for entry in std::fs::read_dir(out)? {
+        let path = entry?.path();
+        let ours = path.extension().is_some_and(|e| e == "wav")
+            || path.file_name().is_some_and(|n| n == "report.json");
+        if ours && path.is_file() {
+            std::fs::remove_file(&path)
+                .with_context(|| format!("removing the earlier demo's {}", path.display()))?;
+        }
+    }
+    Ok(())
 }
 
 /// The bot's configuration for a simulator on loopback: its URLs, its app id and secret,

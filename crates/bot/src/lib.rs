@@ -19,6 +19,7 @@ mod config;
 mod demo;
 #[cfg(test)]
 mod e2e_tests;
+mod folders;
 mod http;
 mod recorder;
 mod replay;

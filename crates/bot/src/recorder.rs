@@ -278,7 +278,11 @@ fn run(
         };
         let mut file = source.file.clone();
         if let Some(name) = source.msi.and_then(|m| names.get(&m)) {
-            let named = dir.join(format!("{}-{}.wav", file_safe(name), key));
+            let named = crate::folders::free_file_name(&dir.join(format!(
+                "{}-{}.wav",
+                file_safe(name),
+                key
+            )));
             std::fs::rename(&file, &named)?;
             file = named;
         }
@@ -303,6 +307,8 @@ pub(crate) fn file_safe(name: &str) -> String {
             out.push('-');
         }
     }
+    // Long names are shortened (a 10 KB display name still records).
+    let out: String = out.chars().take(60).collect();
     let out = out.trim_end_matches('-').to_string();
     if out.is_empty() {
         "participant".into()
@@ -365,5 +371,7 @@ mod tests {
         );
         assert!(dir.join("mixed.wav").exists());
         assert_eq!(file_safe("  Ünïcode / Name!! "), "ünïcode-name");
+        assert_eq!(file_safe("!!!%%%"), "participant");
+        assert_eq!(file_safe(&"Long ".repeat(2_000)).chars().count(), 59);
     }
 }

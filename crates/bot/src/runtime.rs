@@ -465,7 +465,11 @@ impl Runtime {
             } => {
                 let event = match result {
                     Ok(()) => match self.start_recording(key, &session, &dir) {
-                        Ok(()) => MediaEvent::Connected,
+                        Ok(dir) => {
+                            self.orchestrator
+                                .handle_media(now, key, MediaEvent::Recording { dir });
+                            MediaEvent::Connected
+                        }
                         Err(e) => MediaEvent::ConnectFailed(format!("cannot record: {e:#}")),
                     },
                     Err(e) => MediaEvent::ConnectFailed(e),
@@ -484,8 +488,9 @@ impl Runtime {
         &mut self,
         key: CallKey,
         session: &MediaSession,
-        dir: &std::path::Path,
-    ) -> anyhow::Result<()> {
+        proposed: &std::path::Path,
+    ) -> anyhow::Result<PathBuf> {
+        let dir = self.call_dir(proposed)?;
         let tx = self.internal.clone();
         let events = Box::new(move |event| {
             let event = match event {
@@ -497,14 +502,28 @@ impl Runtime {
         let io = self.io(key);
         let recorder = Recorder::start(
             session.audio().frames(),
-            dir,
+            &dir,
             PcmFormat::default(),
             io.progress.clone(),
             events,
         )?;
         io.recorder = Some(recorder);
         spawn_speaker_watch(session.audio().speaker_events(), self.internal.clone(), key);
-        Ok(())
+        Ok(dir)
+    }
+
+    /// The folder a call records into: `proposed` itself for the demo's single call, else a new
+    /// `<out_dir>/<UTC>-<proposed's name>` that did not exist before.
+    fn call_dir(&self, proposed: &std::path::Path) -> std::io::Result<PathBuf> {
+        if self.config.single_call_dir {
+            std::fs::create_dir_all(proposed)?;
+            return Ok(proposed.to_path_buf());
+        }
+        let label = proposed
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        crate::folders::create_call_dir(&self.config.out_dir, std::time::SystemTime::now(), &label)
     }
 
     fn execute(&mut self, output: Output) {
@@ -528,7 +547,26 @@ impl Runtime {
             Output::Media { key, action } => self.media(key, action),
             Output::WriteReport { key, path, report } => {
                 let tx = self.internal.clone();
+                let fresh = (!self.config.single_call_dir).then(|| self.config.out_dir.clone());
                 tokio::task::spawn_blocking(move || {
+                    let path = match (fresh, path.parent()) {
+                        // The call never recorded: its report gets a new folder of its own.
+                        (Some(out_dir), Some(parent)) if !parent.exists() => {
+                            let label = parent
+                                .file_name()
+                                .map(|n| n.to_string_lossy().into_owned())
+                                .unwrap_or_default();
+                            match crate::folders::create_call_dir(
+                                &out_dir,
+                                std::time::SystemTime::now(),
+                                &label,
+                            ) {
+                                Ok(dir) => dir.join("report.json"),
+                                Err(_) => path,
+                            }
+                        }
+                        _ => path,
+                    };
                     let result = write_report(&path, &report)
                         .map(|()| path)
                         .map_err(|e| format!("{e:#}"));

@@ -18,7 +18,7 @@ pub(crate) struct WavSink {
 }
 
 impl WavSink {
-    /// Creates (truncates) `path` for audio in `format`.
+    /// Creates `path` for audio in `format`; an existing file is an error, never truncated.
     pub(crate) fn create(path: &Path, format: PcmFormat) -> Result<WavSink, hound::Error> {
         let spec = hound::WavSpec {
             channels: u16::from(format.channels()),
@@ -27,7 +27,10 @@ impl WavSink {
             sample_format: hound::SampleFormat::Int,
         };
         Ok(WavSink {
-            writer: hound::WavWriter::create(path, spec)?,
+            writer: hound::WavWriter::new(
+                BufWriter::new(File::options().write(true).create_new(true).open(path)?),
+                spec,
+            )?,
             since_flush: 0,
             flush_every: format.sample_rate() as usize * usize::from(format.channels()),
         })

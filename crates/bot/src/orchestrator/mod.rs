@@ -149,6 +149,11 @@ pub enum MediaEvent {
     Connected,
     /// The answer could not be applied or media did not connect.
     ConnectFailed(String),
+    /// The recordings go to this folder (the runtime made it new: it never reuses one).
+    Recording {
+        /// The call's folder.
+        dir: PathBuf,
+    },
     /// The first PCM frame reached the recorder.
     FirstAudio,
     /// The audio thread's frame channel closed while the call ran: the thread is gone.
@@ -206,7 +211,9 @@ pub enum MediaAction {
         /// `…/mp`.
         mp_base: String,
     },
-    /// Apply the answer, wait for media, then record into `dir`.
+    /// Apply the answer, wait for media, then record: into `dir` itself for a single-call
+    /// folder, else into a new folder `<UTC>-<dir's name>` beside it (answered with
+    /// [`MediaEvent::Recording`] before [`MediaEvent::Connected`]).
     Connect {
         /// The validated answer.
         answer: Box<ValidatedAnswer>,
@@ -256,7 +263,9 @@ pub enum Output {
         /// The action.
         action: MediaAction,
     },
-    /// Write `report` as JSON to `path`; hand the outcome to [`Orchestrator::handle_report_written`].
+    /// Write `report` as JSON to `path` (when its folder does not exist, in a new
+    /// `<UTC>-<folder name>` folder beside it); hand the outcome to
+    /// [`Orchestrator::handle_report_written`].
     WriteReport {
         /// The call.
         key: CallKey,
@@ -840,6 +849,14 @@ impl Orchestrator {
         };
         entry.media = MediaState::Busy;
         entry.status_dirty = true;
+        // A proposal: the runtime records into a new `<UTC>-<this name>` folder next to it.
+        if !self.config.single_call_dir {
+            let name = entry
+                .call_id
+                .as_ref()
+                .map_or_else(|| format!("call-{key}"), |id| id.as_str().to_string());
+            entry.dir = self.config.out_dir.join(name);
+        }
         let dir = entry.dir.clone();
         self.outputs.push_back(Output::Media {
             key,
@@ -968,6 +985,7 @@ impl Orchestrator {
                 }
                 self.fail_media(now, key, format!("media did not connect: {error}"));
             }
+            MediaEvent::Recording { dir } => entry.dir = dir,
             MediaEvent::FirstAudio => {
                 if !entry.first_audio {
                     entry.first_audio = true;
