@@ -7,7 +7,9 @@
 //! ```toml
 //! tenant_id = "contoso.onmicrosoft.com"
 //! app_id = "00000000-0000-0000-0000-000000000000"
-//! listen = "0.0.0.0:9441"
+//! listen = "0.0.0.0:9441"                  # public: Graph's callbacks and media answers only
+//! control_listen = "127.0.0.1:9442"         # control API (token required)
+//! # control_token: prefer MEDIABOT_CONTROL_TOKEN; unset → a random one in <out_dir>/control-token
 //! public_base_url = "https://bot.contoso.com:9441"   # callbackUri and mpUri are built from it
 //! graph_base_url = "https://graph.microsoft.com"
 //! authority_url = "https://login.microsoftonline.com"
@@ -43,9 +45,16 @@ pub(crate) struct BotConfig {
     /// The app secret (prefer `MEDIABOT_APP_SECRET`).
     #[serde(default)]
     pub(crate) app_secret: Option<Secret>,
-    /// Address the HTTP server (callbacks, media answers, control API) listens on.
+    /// The public listener: Graph's callbacks (`/api/calling`) and media answers (`/mp/…`) only.
     #[serde(default = "default_listen")]
     pub(crate) listen: SocketAddr,
+    /// The control API's listener (every request needs the control token).
+    #[serde(default = "default_control_listen")]
+    pub(crate) control_listen: SocketAddr,
+    /// The control API's bearer token (prefer `MEDIABOT_CONTROL_TOKEN`). Unset: a random
+    /// 256-bit token is made at start and written to `<out_dir>/control-token`.
+    #[serde(default)]
+    pub(crate) control_token: Option<Secret>,
     /// How Graph and the media processor reach that server. `None`: `http://{listen}` (loopback
     /// demos only — Graph requires https).
     #[serde(default)]
@@ -142,6 +151,10 @@ impl Default for MediaSettings {
     }
 }
 
+fn default_control_listen() -> SocketAddr {
+    SocketAddr::from((Ipv4Addr::LOCALHOST, 9442))
+}
+
 fn default_listen() -> SocketAddr {
     SocketAddr::from((Ipv4Addr::LOCALHOST, 9441))
 }
@@ -186,6 +199,7 @@ impl BotConfig {
                 "MEDIABOT_OPENID_CONFIGURATION_URL",
             ),
             ("listen", "MEDIABOT_LISTEN"),
+            ("control_listen", "MEDIABOT_CONTROL_LISTEN"),
         ] {
             if let Ok(value) = std::env::var(env) {
                 text = format!("{key} = {}\n{}", toml_string(&value), strip_key(&text, key));
@@ -217,6 +231,11 @@ impl BotConfig {
         }
         if let Ok(dir) = std::env::var("MEDIABOT_OUT_DIR") {
             config.out_dir = PathBuf::from(dir);
+        }
+        if let Ok(token) = std::env::var("MEDIABOT_CONTROL_TOKEN")
+            && !token.is_empty()
+        {
+            config.control_token = Some(Secret::new(token));
         }
         if let Ok(secret) = std::env::var("MEDIABOT_APP_SECRET") {
             config.app_secret = Some(Secret::new(secret));

@@ -178,6 +178,8 @@ pub(crate) fn bot_config_for(sim: &mediabot_sim::SimHandle, out: &Path) -> BotCo
         app_id: sim.app_id().as_str().to_string(),
         app_secret: Some(Secret::new(sim.client_secret().to_string())),
         listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+        control_listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+        control_token: Some(Secret::new(crate::runtime::random_token())),
         public_base_url: None,
         graph_base_url: sim.graph_base_url().to_string(),
         authority_url: sim.authority_url().to_string(),

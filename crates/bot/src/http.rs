@@ -2,11 +2,15 @@
 //! and the control API. Handlers only translate HTTP to [`App`] calls; errors are JSON in one
 //! shape, `{"error": {"code": "...", "message": "..."}}`.
 
+use std::sync::Arc;
+
 use axum::Router;
-use axum::extract::{Path as AxumPath, State};
+use axum::extract::{Path as AxumPath, Request, State};
 use axum::http::StatusCode;
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
+use mediabot_signaling::auth::Secret;
 use serde_json::json;
 
 use crate::control::{ControlError, ErrorKind, JoinRequest, RouteOp, RouteSpec, SpeakRequest};
@@ -30,14 +34,23 @@ impl IntoResponse for ControlError {
     }
 }
 
-/// Every route of the bot: the webhook's router, `/mp/{token}` and `/control/…`.
-pub(crate) fn router(app: App, webhook: Router) -> Router {
+/// The public listener's routes: Graph's callbacks (the webhook's router) and media answers.
+/// Nothing else is served there (404).
+pub(crate) fn public_router(app: App, webhook: Router) -> Router {
     Router::new()
         .route("/mp/{token}", post(media_answer))
         // An answer is at most MAX_BLOB_BYTES; refuse more before reading it.
         .layer(axum::extract::DefaultBodyLimit::max(
             mediabot_media::session::blob::MAX_BLOB_BYTES,
         ))
+        .with_state(app)
+        .merge(webhook)
+}
+
+/// The control listener's routes; every request must carry `Authorization: Bearer <token>`.
+pub(crate) fn control_router(app: App, token: Secret) -> Router {
+    let token = Arc::new(token);
+    Router::new()
         .route("/control/join", post(join))
         .route("/control/calls", get(calls))
         .route(
@@ -52,8 +65,48 @@ pub(crate) fn router(app: App, webhook: Router) -> Router {
             put(upsert_route).delete(remove_route),
         )
         .route("/control/calls/{id}/hangup", post(hang_up))
+        // JSON bodies of the control API are small.
+        .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
         .with_state(app)
-        .merge(webhook)
+        .layer(axum::middleware::from_fn(
+            move |request: Request, next: Next| {
+                let token = token.clone();
+                async move {
+                    if authorized(&request, &token) {
+                        next.run(request).await
+                    } else {
+                        unauthorized()
+                    }
+                }
+            },
+        ))
+}
+
+/// True when the request carries the control token (compared in constant time).
+fn authorized(request: &Request, token: &Secret) -> bool {
+    request
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, rest) = v.trim().split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then_some(rest.trim())
+        })
+        .is_some_and(|given| {
+            crate::server::constant_time_eq(given.as_bytes(), token.expose().as_bytes())
+        })
+}
+
+fn unauthorized() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        [(axum::http::header::WWW_AUTHENTICATE, "Bearer")],
+        axum::Json(json!({ "error": {
+            "code": "unauthorized",
+            "message": "the control API needs `Authorization: Bearer <token>` (see control_token)"
+        }})),
+    )
+        .into_response()
 }
 
 /// `POST /mp/{token}`: the media processor's answer to the blob we offered.

@@ -16,6 +16,8 @@ pub mod orchestrator;
 pub mod report;
 
 mod config;
+#[cfg(test)]
+mod control_tests;
 mod demo;
 #[cfg(test)]
 mod e2e_tests;
@@ -26,6 +28,7 @@ mod replay;
 mod routing;
 mod runtime;
 mod serve;
+mod server;
 mod sim;
 mod speak;
 mod wav;

@@ -24,7 +24,7 @@ use mediabot_media::session::{MediaSession, MediaSessionConfig};
 use mediabot_media::thread::AudioThreadConfig;
 use mediabot_media::transport::{PublicAddress, PublicIpMode, TransportConfig};
 use mediabot_routing::{RoutePublisher, RouteTable, route_channel};
-use mediabot_signaling::auth::{SystemClock, TokenClientConfig, TokenProvider};
+use mediabot_signaling::auth::{Secret, SystemClock, TokenClientConfig, TokenProvider};
 use mediabot_signaling::call::{CallConfig, GraphFailure, GraphReply, RequestId};
 use mediabot_signaling::client::{GraphClient, GraphClientConfig};
 use mediabot_signaling::driver;
@@ -97,8 +97,16 @@ enum Internal {
 #[derive(Clone)]
 pub(crate) struct App {
     commands: mpsc::Sender<(Command, Waiter)>,
-    /// Where the HTTP server listens.
+    /// Where the public listener (callbacks, media answers) listens.
     pub(crate) local_addr: SocketAddr,
+    /// Where the control API listens.
+    pub(crate) control_addr: SocketAddr,
+    /// The control API's bearer token.
+    #[cfg_attr(
+        not(test),
+        expect(dead_code, reason = "the binary's clients read it from its file")
+    )]
+    pub(crate) control_token: Secret,
     /// Commands refused because the queue was full.
     refused: Arc<std::sync::atomic::AtomicU64>,
     /// The only folder `speak` plays files from.
@@ -112,6 +120,22 @@ impl App {
             .await
             .with_context(|| format!("binding {}", config.listen))?;
         let local_addr = listener.local_addr()?;
+        let control_listener = tokio::net::TcpListener::bind(config.control_listen)
+            .await
+            .with_context(|| format!("binding control_listen {}", config.control_listen))?;
+        let control_addr = control_listener.local_addr()?;
+        let control_token = match &config.control_token {
+            Some(token) => token.clone(),
+            None => {
+                let token = Secret::new(random_token());
+                let path = write_token_file(&config.out_dir, &token)?;
+                eprintln!(
+                    "mediabot: control token written to {} (send it as `Authorization: Bearer …`)",
+                    path.display()
+                );
+                token
+            }
+        };
         let base = config.public_base(local_addr);
 
         let secret = config
@@ -159,6 +183,8 @@ impl App {
         let app = App {
             commands,
             local_addr,
+            control_addr,
+            control_token: control_token.clone(),
             refused: Arc::default(),
             media_dir: config.media_dir.clone().map(Arc::new),
         };
@@ -173,12 +199,20 @@ impl App {
             next_reply: 1,
         };
         tokio::spawn(runtime.run(command_rx, internal_rx, deliveries));
-        let router = crate::http::router(app.clone(), webhook.router());
-        tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, router).await {
-                tracing::error!(error = %e, "the HTTP server stopped");
-            }
-        });
+        tokio::spawn(crate::server::serve(
+            listener,
+            crate::http::public_router(app.clone(), webhook.router()),
+            crate::server::Limits::public(),
+            "public",
+            Arc::default(),
+        ));
+        tokio::spawn(crate::server::serve(
+            control_listener,
+            crate::http::control_router(app.clone(), control_token),
+            crate::server::Limits::control(),
+            "control",
+            Arc::default(),
+        ));
         Ok(app)
     }
 
@@ -730,6 +764,35 @@ impl Runtime {
             ..MediaSessionConfig::default()
         }
     }
+}
+
+/// 256 random bits as 64 hex digits (control tokens).
+pub(crate) fn random_token() -> String {
+    let bits: [u8; 32] = rand::random();
+    bits.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Writes the control token to `<out_dir>/control-token`, readable by the owner alone where the
+/// OS has modes.
+fn write_token_file(out_dir: &std::path::Path, token: &Secret) -> anyhow::Result<PathBuf> {
+    use std::io::Write;
+    std::fs::create_dir_all(out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+    let path = out_dir.join("control-token");
+    // A fresh file each start: an old one (maybe with looser modes) is removed first.
+    let _ = std::fs::remove_file(&path);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(&path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    file.write_all(token.expose().as_bytes())?;
+    file.write_all(b"\n")?;
+    Ok(path)
 }
 
 /// The fault the tests inject into an audio thread (`BotConfig::fault_audio_panic_calls`).

@@ -15,8 +15,8 @@ pub(crate) fn run(config: Option<&Path>) -> anyhow::Result<()> {
     runtime.block_on(async move {
         let app = App::start(config).await?;
         eprintln!(
-            "mediabot: listening on http://{} (callbacks at /api/calling, control at /control)",
-            app.local_addr
+            "mediabot: callbacks and media answers on http://{} (/api/calling, /mp); control API on http://{}/control (bearer token)",
+            app.local_addr, app.control_addr
         );
         shutdown_signal().await;
         eprintln!(
