@@ -86,6 +86,12 @@ enum Command {
         /// A scenario file (TOML) instead of the embedded default.
         #[arg(long)]
         scenario: Option<PathBuf>,
+        /// End a call with 408/8537 after this many seconds without a keepAlive (Graph: 2700).
+        #[arg(long)]
+        keepalive_window_seconds: Option<f64>,
+        /// Print one `delivery …` line on stdout per finished callback post (for scripts).
+        #[arg(long)]
+        log_deliveries: bool,
     },
     /// Run the bot: webhook, media, recordings, control API. Stops (hanging up) on Ctrl-C/SIGTERM.
     Serve {
@@ -116,7 +122,17 @@ pub fn run() -> ExitCode {
             out,
             scenario,
         } => demo::run(seconds, &out, scenario.as_deref()).map(|_| ()),
-        Command::Sim { port, scenario } => sim::run(port, scenario.as_deref()),
+        Command::Sim {
+            port,
+            scenario,
+            keepalive_window_seconds,
+            log_deliveries,
+        } => sim::run(
+            port,
+            scenario.as_deref(),
+            keepalive_window_seconds,
+            log_deliveries,
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
