@@ -33,6 +33,8 @@ mod sim;
 mod speak;
 mod wav;
 
+pub use speak::decode_wav;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 

@@ -50,8 +50,9 @@ pub(crate) fn resolve_media_path(
     Ok(path)
 }
 
-/// Decodes a 16-bit PCM WAV from `reader`.
-pub(crate) fn decode_wav<R: std::io::Read>(reader: R) -> Result<PcmClip, ControlError> {
+/// Decodes a 16-bit PCM WAV from `reader` (what `speak` accepts: 16-bit PCM, mono or stereo,
+/// 8–48 kHz, at most [`MAX_CLIP_SECONDS`]); anything else is a `BadRequest` naming the rule.
+pub fn decode_wav<R: std::io::Read>(reader: R) -> Result<PcmClip, ControlError> {
     let mut wav =
         hound::WavReader::new(reader).map_err(|e| bad(format!("not a readable WAV: {e}")))?;
     let spec = wav.spec();
