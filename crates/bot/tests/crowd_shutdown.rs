@@ -664,6 +664,26 @@ fn crowd_call_survives_keepalive_windows_and_sigterm_exits_within_grace() {
         "Graph ended the call: {report:#}"
     );
 
+    // Secrets never leave: not in the bot's output, not in report.json (nor the passcode).
+    let app_secret = sim
+        .env
+        .iter()
+        .find(|(k, _)| k == "MEDIABOT_APP_SECRET")
+        .map(|(_, v)| v.trim_matches(|c| c == '"' || c == '\'').to_owned())
+        .expect("the simulator printed the app secret");
+    let output = bot.proc.output();
+    let report_text = report.to_string();
+    for (what, secret) in [("app secret", app_secret.as_str()), ("control token", CONTROL_TOKEN)] {
+        assert!(!secret.is_empty());
+        assert!(!output.contains(secret), "the {what} is in the bot's output");
+        assert!(!report_text.contains(secret), "the {what} is in report.json");
+    }
+    let join_url = report["joinUrl"].as_str().unwrap_or_default();
+    assert!(
+        !join_url.contains("p="),
+        "report.json keeps the join URL without its passcode: {join_url}"
+    );
+
     // The hang-up's notifications race the bot's exit (the last may find it gone); they are
     // printed, not judged.
     sim.proc.kill();
