@@ -1,18 +1,21 @@
 //! End-to-end scenarios of the whole bot (HTTP server, signaling driver, media, recorder)
 //! against the in-process simulator on loopback: real HTTP, real RS256 callbacks, real
-//! DTLS-SRTP. Every wait is on an event with a deadline that fails the test.
+//! DTLS-SRTP. Every wait is on an event, or a poll of state, with a deadline that fails the test.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use mediabot_sim::{
-    FaultKind, FaultRule, IncomingCall, ParticipantSpec, SimConfig, SimEvent, SimHandle,
-    SimMediaConfig, SimMediaProcessor, Simulator, TimelineAction,
+    FaultKind, FaultRule, IncomingCall, MeetingSpec, ParticipantSpec, SimConfig, SimEvent,
+    SimHandle, SimMediaConfig, SimMediaProcessor, Simulator, TimelineAction,
 };
 use tokio::sync::watch;
 
 use crate::control::{CallStatus, JoinRequest};
 use crate::demo::bot_config_for;
+use crate::orchestrator::CallKey;
+use crate::recorder::Progress;
 use crate::runtime::App;
 
 struct Rig {
@@ -57,7 +60,16 @@ async fn wait(
     what: &str,
     done: impl Fn(&CallStatus) -> bool,
 ) {
-    let reached = tokio::time::timeout(Duration::from_secs(15), status.wait_for(|s| done(s)))
+    wait_within(status, Duration::from_secs(15), what, done).await;
+}
+
+async fn wait_within(
+    status: &mut watch::Receiver<CallStatus>,
+    within: Duration,
+    what: &str,
+    done: impl Fn(&CallStatus) -> bool,
+) {
+    let reached = tokio::time::timeout(within, status.wait_for(|s| done(s)))
         .await
         .map(|r| r.is_ok());
     assert!(
@@ -81,6 +93,40 @@ async fn join_connected(rig: &Rig, join_url: String) -> crate::runtime::JoinTick
     ticket
 }
 
+/// State, not an event: looks every 50 ms until `check` holds, or fails the test after `within`.
+async fn poll_until(what: &str, within: Duration, mut check: impl FnMut() -> bool) {
+    let mut poll = tokio::time::interval(Duration::from_millis(50));
+    let held = tokio::time::timeout(within, async {
+        loop {
+            poll.tick().await;
+            if check() {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(held.is_ok(), "timed out waiting for {what}");
+}
+
+/// Frames with speech recorded so far, over every source of a call.
+fn speaking_frames(progress: &Mutex<Progress>) -> u64 {
+    progress
+        .lock()
+        .map(|p| p.sources.values().map(|s| s.speaking_frames).sum())
+        .unwrap_or(0)
+}
+
+fn read_report(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).expect("report written")).expect("report parses")
+}
+
+/// The report of a finished call, read from the path its status names.
+fn report_of(status: &watch::Receiver<CallStatus>) -> (std::path::PathBuf, serde_json::Value) {
+    let path = status.borrow().report.clone().expect("report path");
+    let report = read_report(&path);
+    (path, report)
+}
+
 async fn hang_up_and_report(
     rig: &Rig,
     status: &mut watch::Receiver<CallStatus>,
@@ -88,8 +134,7 @@ async fn hang_up_and_report(
     let call_id = status.borrow().call_id.clone().expect("a call id");
     rig.app.hang_up(call_id).await.expect("hang-up accepted");
     wait(status, "the report", |s| s.ended && s.report.is_some()).await;
-    let path = status.borrow().report.clone().expect("report path");
-    serde_json::from_slice(&std::fs::read(path).expect("report written")).expect("report parses")
+    report_of(status).1
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -424,4 +469,259 @@ async fn a_whisper_reaches_only_its_receiver_and_removing_it_restores_the_mix() 
         heard(&bob) >= bob_before + 1.5
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_audio_thread_fails_that_call_only() {
+    // Call key 1's audio thread panics as it starts; a folder per call keeps the two apart.
+    let rig = rig("audio-panic", SimConfig::default(), |bot| {
+        bot.fault_audio_panic_calls = vec![1];
+        bot.single_call_dir = false;
+    })
+    .await;
+    // The surviving call goes to a meeting where Dana talks without pause, so there is always
+    // speech for it to record, whenever the failed call happens to end.
+    let talk = rig
+        .sim
+        .add_meeting(
+            MeetingSpec::new("talk")
+                .with_participant(ParticipantSpec::tone("dana", "Dana", 500.0))
+                .at(0, "dana", TimelineAction::SpeakStart),
+        )
+        .expect("meeting added");
+    rig.media
+        .add_known_participants(talk.participants.iter().map(|m| m.participant.clone()));
+    let standup = rig.sim.meetings().remove(0);
+
+    let doomed = rig
+        .app
+        .join(JoinRequest {
+            join_url: standup.join_url,
+        })
+        .await
+        .expect("join accepted");
+    assert_eq!(doomed.key, CallKey(1), "the first join is call key 1");
+    let survivor = join_connected(&rig, talk.join_url).await;
+
+    let mut doomed_status = doomed.status;
+    wait(&mut doomed_status, "the panicked call's report", |s| {
+        s.ended && s.report.is_some()
+    })
+    .await;
+    let failed = doomed_status.borrow().clone();
+    assert_eq!(failed.state, "failed", "{failed:?}");
+    let failure = failed.failure.clone().unwrap_or_default();
+    assert!(
+        failure.contains("panicked") && failure.contains("injected fault"),
+        "the failure names the panic: {failed:?}"
+    );
+    let (_, report) = report_of(&doomed_status);
+    let media_failure = report["mediaFailure"].as_str().unwrap_or_default();
+    assert!(
+        media_failure.contains("panicked") && media_failure.contains("injected fault"),
+        "report.json names the panic: {report:#}"
+    );
+    assert!(
+        report["drops"].is_object(),
+        "report.json counts drops: {report:#}"
+    );
+
+    // The other call did not notice: it is still up and its recording still grows.
+    let mut status = survivor.status;
+    assert_eq!(
+        status.borrow().state,
+        "media connected",
+        "{:?}",
+        *status.borrow()
+    );
+    let before = speaking_frames(&survivor.progress);
+    poll_until(
+        "the surviving call to record another second of speech",
+        Duration::from_secs(10),
+        || speaking_frames(&survivor.progress) >= before + 50,
+    )
+    .await;
+    let report = hang_up_and_report(&rig, &mut status).await;
+    assert_eq!(report["end"]["cause"], "Graph", "{report:#}");
+    assert!(report["mediaFailure"].is_null(), "{report:#}");
+    assert_eq!(status.borrow().state, "terminated");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_create_is_removed_and_reported() {
+    // One call at most: the failed call must stop counting, or the second join is refused.
+    let rig = rig("create-403", SimConfig::default(), |bot| {
+        bot.max_calls = 1;
+        bot.single_call_dir = false;
+    })
+    .await;
+    rig.sim.inject_fault(
+        FaultRule::new(FaultKind::Forbidden7504, 1)
+            .on_method("POST")
+            .on_path("/communications/calls"),
+    );
+    let meeting = rig.sim.meetings().remove(0);
+    let refused = rig
+        .app
+        .join(JoinRequest {
+            join_url: meeting.join_url.clone(),
+        })
+        .await
+        .expect("join accepted (Graph refuses it later)");
+    let key = refused.key;
+    let mut status = refused.status;
+    wait(&mut status, "the refused call's report", |s| {
+        s.ended && s.report.is_some()
+    })
+    .await;
+    let (_, report) = report_of(&status);
+    assert_eq!(report["end"]["cause"], "CreateFailed", "{report:#}");
+    assert_eq!(report["end"]["code"], 403, "{report:#}");
+    assert_eq!(
+        report["callId"], "",
+        "Graph never named the call: {report:#}"
+    );
+
+    let calls = rig.app.calls().await;
+    let listed: Vec<&CallStatus> = calls.iter().filter(|c| c.key == key.0).collect();
+    assert_eq!(listed.len(), 1, "listed once: {calls:?}");
+    assert!(
+        listed[0].ended,
+        "listed as ended, not live: {:?}",
+        listed[0]
+    );
+    assert!(listed[0].call_id.is_none(), "{:?}", listed[0]);
+
+    // Its slot is free again.
+    let mut next = join_connected(&rig, meeting.join_url).await.status;
+    let report = hang_up_and_report(&rig, &mut next).await;
+    assert_eq!(report["end"]["cause"], "Graph", "{report:#}");
+}
+
+/// Min, median and max of `values`, in milliseconds.
+fn spread(values: &mut [f64]) -> String {
+    if values.is_empty() {
+        return "n/a".into();
+    }
+    values.sort_by(f64::total_cmp);
+    format!(
+        "min {:.0} ms, median {:.0} ms, max {:.0} ms (n = {})",
+        values[0],
+        values[values.len() / 2],
+        values[values.len() - 1],
+        values.len()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_joins_at_once_all_reach_media_connected() {
+    const JOINS: usize = 20;
+    // Generous: a debug build on two cores sets up 20 ICE/DTLS sessions on each side at once.
+    const CONNECT_WITHIN: Duration = Duration::from_secs(120);
+    let rig = rig("twenty", SimConfig::default(), |bot| {
+        bot.single_call_dir = false;
+    })
+    .await;
+    let meeting = rig.sim.meetings().remove(0);
+    let mut joins = tokio::task::JoinSet::new();
+    for _ in 0..JOINS {
+        let app = rig.app.clone();
+        let join_url = meeting.join_url.clone();
+        joins.spawn(async move {
+            let asked = Instant::now();
+            let mut ticket = app
+                .join(JoinRequest { join_url })
+                .await
+                .expect("join accepted");
+            wait_within(&mut ticket.status, CONNECT_WITHIN, "media", |s| {
+                s.state == "media connected"
+            })
+            .await;
+            (ticket, asked.elapsed())
+        });
+    }
+    let mut tickets = Vec::with_capacity(JOINS);
+    let mut connected_ms = Vec::with_capacity(JOINS);
+    while let Some(joined) = joins.join_next().await {
+        let (ticket, took) = joined.expect("a join task panicked");
+        connected_ms.push(took.as_secs_f64() * 1_000.0);
+        tickets.push(ticket);
+    }
+    assert_eq!(tickets.len(), JOINS);
+
+    let confirmed = rig.app.shutdown(Duration::from_secs(10)).await;
+    let mut report_connected_ms = Vec::new();
+    let mut first_audio_ms = Vec::new();
+    let mut causes = std::collections::BTreeMap::<String, usize>::new();
+    for ticket in &tickets {
+        let status = ticket.status.borrow().clone();
+        assert!(status.ended, "shutdown finished every call: {status:?}");
+        let path = status
+            .report
+            .unwrap_or_else(|| panic!("call {} has no report", ticket.key));
+        let report = read_report(&path);
+        report_connected_ms.extend(report["mediaConnectedMs"].as_f64());
+        first_audio_ms.extend(report["joinLatencyMs"].as_f64());
+        *causes
+            .entry(report["end"]["cause"].as_str().unwrap_or("?").to_string())
+            .or_default() += 1;
+    }
+    println!(
+        "{JOINS} concurrent joins to one meeting (Graph confirmed every hang-up: {confirmed}, end causes {causes:?})"
+    );
+    println!(
+        "  join -> media connected, seen by the caller: {}",
+        spread(&mut connected_ms)
+    );
+    println!(
+        "  join -> media connected, report.json:        {}",
+        spread(&mut report_connected_ms)
+    );
+    println!(
+        "  join -> first audio, report.json:            {}",
+        spread(&mut first_audio_ms)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_with_graph_unreachable_finalises_every_recording() {
+    let rig = rig("graph-gone", SimConfig::default(), |_| {}).await;
+    let meeting = rig.sim.meetings().remove(0);
+    let ticket = join_connected(&rig, meeting.join_url).await;
+    poll_until("some recorded speech", Duration::from_secs(10), || {
+        speaking_frames(&ticket.progress) >= 25
+    })
+    .await;
+
+    // Graph goes away: hang-ups can no longer be confirmed.
+    let Rig { sim, app, .. } = rig;
+    sim.shutdown();
+    let grace = Duration::from_secs(2);
+    let confirmed = tokio::time::timeout(grace + Duration::from_secs(25), app.shutdown(grace))
+        .await
+        .expect("shutdown returns within grace + 25 s");
+    assert!(!confirmed, "nobody could confirm the hang-up");
+
+    let status = ticket.status;
+    assert!(status.borrow().ended, "{:?}", *status.borrow());
+    let (path, report) = report_of(&status);
+    assert_eq!(report["end"]["cause"], "Shutdown", "{report:#}");
+    let dir = path.parent().expect("the report is in the call's folder");
+    let mut wavs: Vec<String> = report["participants"]
+        .as_array()
+        .expect("participants")
+        .iter()
+        .map(|p| p["wav"].as_str().expect("a wav name").to_string())
+        .collect();
+    assert!(!wavs.is_empty(), "something was recorded: {report:#}");
+    wavs.extend(report["mixedWav"].as_str().map(str::to_string));
+    for wav in wavs {
+        let mut reader = hound::WavReader::open(dir.join(&wav))
+            .unwrap_or_else(|e| panic!("{wav} is a WAV file: {e}"));
+        assert_eq!(reader.spec().bits_per_sample, 16, "{wav}");
+        assert!(reader.len() > 0, "{wav} holds audio");
+        let samples = reader.samples::<i16>().collect::<Result<Vec<_>, _>>();
+        let samples = samples.unwrap_or_else(|e| panic!("{wav} reads to its end: {e}"));
+        assert_eq!(samples.len(), reader.len() as usize, "{wav}");
+    }
 }
