@@ -385,3 +385,155 @@ async fn a_restart_never_overwrites_an_earlier_recording() {
     );
     sim.shutdown();
 }
+
+/// A media processor that, before the genuine answer, posts two forged answers to the bot's
+/// `mpUri` (one for another media session, one that is not an answer) and records the statuses.
+struct ForgingProcessor {
+    inner: SimMediaProcessor,
+    statuses: Arc<std::sync::Mutex<Vec<u16>>>,
+}
+
+/// One blocking HTTP/1.1 POST on loopback; the status.
+fn post_blocking(url: &str, body: &str) -> u16 {
+    let url = url::Url::parse(url).expect("mpUri is a URL");
+    let addr = format!(
+        "{}:{}",
+        url.host_str().expect("a host"),
+        url.port().expect("a port")
+    );
+    let mut stream = TcpStream::connect(addr).expect("the bot listens");
+    let request = format!(
+        "POST {} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        url.path(),
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).expect("sent");
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+impl mediabot_sim::MediaProcessor for ForgingProcessor {
+    fn attach(
+        &self,
+        attach: &mediabot_sim::MediaAttach,
+    ) -> Result<(), mediabot_sim::MediaRejected> {
+        use mediabot_media::session::blob::{Guid, MediaAnswer, MediaSessionId, parse_blob};
+        let offer = parse_blob(&attach.blob).expect("the bot's blob parses");
+        let mp_uri = offer.mp_uri().to_string();
+        // Well formed, but for a media session that is not this one.
+        let other = MediaAnswer::new(
+            MediaSessionId::new(Guid::from_u128(0x0bad_0bad_0bad_4bad_8bad_0bad_0bad_0bad)),
+            offer.transport().clone(),
+        );
+        let forged = serde_json::to_string(&other).expect("serialises");
+        // From a thread of its own: attach runs inside the simulator, which must not wait on
+        // the bot. The forgeries race the genuine answer; either way they must be refused.
+        let statuses = self.statuses.clone();
+        std::thread::spawn(move || {
+            let first = post_blocking(&mp_uri, &forged);
+            let second = post_blocking(&mp_uri, "{\"not\": \"an answer\"}");
+            statuses.lock().unwrap().extend([first, second]);
+        });
+        self.inner.attach(attach)
+    }
+    fn participant_joined(
+        &self,
+        call: &mediabot_signaling::models::CallId,
+        p: &mediabot_sim::SimParticipant,
+    ) {
+        self.inner.participant_joined(call, p);
+    }
+    fn participant_left(
+        &self,
+        call: &mediabot_signaling::models::CallId,
+        p: &mediabot_signaling::models::ParticipantId,
+    ) {
+        self.inner.participant_left(call, p);
+    }
+    fn participant_speaking(
+        &self,
+        call: &mediabot_signaling::models::CallId,
+        p: &mediabot_signaling::models::ParticipantId,
+        speaking: bool,
+    ) {
+        self.inner.participant_speaking(call, p, speaking);
+    }
+    fn participant_muted(
+        &self,
+        call: &mediabot_signaling::models::CallId,
+        p: &mediabot_signaling::models::ParticipantId,
+        muted: bool,
+    ) {
+        self.inner.participant_muted(call, p, muted);
+    }
+    fn routing_changed(
+        &self,
+        call: &mediabot_signaling::models::CallId,
+        groups: &[mediabot_signaling::models::AudioRoutingGroup],
+    ) {
+        self.inner.routing_changed(call, groups);
+    }
+    fn detach(&self, call: &mediabot_signaling::models::CallId) {
+        self.inner.detach(call);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_media_answers_are_refused_and_the_genuine_one_connects() {
+    let inner =
+        SimMediaProcessor::new(tokio::runtime::Handle::current(), SimMediaConfig::default());
+    let statuses = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let processor = ForgingProcessor {
+        inner: inner.clone(),
+        statuses: statuses.clone(),
+    };
+    let sim = Simulator::start_with_media(SimConfig::default(), Arc::new(processor))
+        .await
+        .expect("simulator starts");
+    inner.add_known_participants(
+        sim.meetings()
+            .into_iter()
+            .flat_map(|m| m.participants)
+            .map(|m| m.participant),
+    );
+    let out = out_dir("forged");
+    let app = App::start(crate::demo::bot_config_for(&sim, &out))
+        .await
+        .expect("bot starts");
+    let meeting = sim.meetings().remove(0);
+    let mut ticket = app
+        .join(JoinRequest {
+            join_url: meeting.join_url,
+        })
+        .await
+        .expect("join accepted");
+    let connected = tokio::time::timeout(
+        Duration::from_secs(20),
+        ticket.status.wait_for(|s| s.state == "media connected"),
+    )
+    .await
+    .map(|r| r.is_ok());
+    assert_eq!(connected, Ok(true), "the genuine answer still connects");
+    let refused = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let got = statuses.lock().unwrap().clone();
+            if got.len() == 2 {
+                return got;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("both forgeries were answered");
+    // 400 when checked against the offer, 409 when the genuine answer was already in.
+    assert!(
+        refused.iter().all(|s| *s == 400 || *s == 409),
+        "forged answers are refused: {refused:?}"
+    );
+    sim.shutdown();
+}
