@@ -36,9 +36,11 @@ use mediabot_routing::{
     RoutingRequest,
 };
 use mediabot_signaling::call::{
-    CallConfig, CallEvent, EndCause, GraphFailure, GraphReply, GraphRequest, RequestId,
+    CallConfig, CallError, CallEvent, EndCause, GraphFailure, GraphReply, GraphRequest, RequestId,
 };
-use mediabot_signaling::endpoint::{Endpoint, EndpointEvent, Output as EndpointOutput};
+use mediabot_signaling::endpoint::{
+    Endpoint, EndpointError, EndpointEvent, Output as EndpointOutput,
+};
 use mediabot_signaling::join_url::parse_join_url;
 use mediabot_signaling::models::{
     AnswerRequest, Call as GraphCall, CallId, CallState, CommsNotifications, MediaConfig, Modality,
@@ -477,7 +479,7 @@ impl Orchestrator {
                 let live: Vec<CallKey> = self
                     .calls
                     .iter()
-                    .filter(|(_, e)| e.phase.is_live())
+                    .filter(|(_, e)| e.phase.is_live() || matches!(e.phase, Phase::Ending { .. }))
                     .map(|(k, _)| *k)
                     .collect();
                 tracing::info!(calls = live.len(), "draining: hanging up every call");
@@ -716,7 +718,10 @@ impl Orchestrator {
         let Some(entry) = self.calls.get_mut(&key) else {
             return;
         };
-        if !entry.phase.is_live() {
+        // Asked again while ending: Graph may have refused the first hang-up (the call then
+        // stays up at Graph and is kept alive), so it is sent again unless one is in flight.
+        let ending = matches!(entry.phase, Phase::Ending { .. });
+        if !entry.phase.is_live() && !ending {
             return;
         }
         match entry.call_id.clone() {
@@ -727,6 +732,8 @@ impl Orchestrator {
                         entry.phase = Phase::Ending { since: now };
                         entry.status_dirty = true;
                     }
+                    // In flight, or accepted and awaiting Graph's confirmation.
+                    Err(EndpointError::Call(CallError::Ended)) if ending => {}
                     Err(error) => {
                         // The endpoint no longer knows it (ended meanwhile): end it here.
                         tracing::info!(call = %key, %call_id, %error, "hang-up: the call is already gone");
@@ -763,10 +770,9 @@ impl Orchestrator {
         clip: Option<std::sync::Arc<PcmClip>>,
         reply: ReplyTo,
     ) {
-        let connected = self
-            .calls
-            .get(&key)
-            .is_some_and(|e| e.media == MediaState::Open && e.phase.is_live());
+        let connected = self.calls.get(&key).is_some_and(|e| {
+            e.media == MediaState::Open && matches!(e.phase, Phase::Connected { .. })
+        });
         if !connected {
             self.reply(
                 reply,
@@ -1028,6 +1034,8 @@ impl Orchestrator {
                         .get_or_insert_with(|| format!("recorder: {error}"));
                 }
                 entry.media = MediaState::Closed(summary);
+                // The failure may have changed while the call is still ending at Graph.
+                entry.status_dirty = true;
                 self.try_report(now, key);
             }
         }
@@ -1099,6 +1107,9 @@ impl Orchestrator {
         );
         entry.phase = Phase::Closing { end: Box::new(end) };
         entry.status_dirty = true;
+        // The call's routing groups end with it: a reconciler left running would retry its
+        // requests (a failed list forever) against a call Graph no longer has.
+        entry.routing = None;
         if let Some(token) = entry.token.take() {
             self.by_token.remove(&token);
         }
@@ -1131,6 +1142,8 @@ impl Orchestrator {
 
     /// Drains every state machine's outputs, then emits one status per changed call.
     fn pump(&mut self, now: Instant) {
+        // Set again by the drain's last output; none when no call needs a timer any more.
+        self.endpoint_deadline = None;
         while let Some(output) = self.endpoint.poll_output() {
             match output {
                 EndpointOutput::Request(request) => self.outputs.push_back(Output::Graph(request)),
