@@ -115,6 +115,23 @@ mod tests {
     }
 
     #[test]
+    fn reports_keep_join_urls_without_their_passcode() {
+        use crate::orchestrator::without_passcode;
+        assert_eq!(
+            without_passcode("https://teams.microsoft.com/meet/3131000001?p=sim123"),
+            "https://teams.microsoft.com/meet/3131000001"
+        );
+        assert_eq!(
+            without_passcode("https://teams.microsoft.com/meet/3?a=1&P=x&b=2"),
+            "https://teams.microsoft.com/meet/3?a=1&b=2"
+        );
+        let long =
+            "https://teams.microsoft.com/l/meetup-join/19%3ameeting_x%40thread.v2/0?context=%7b%7d";
+        assert_eq!(without_passcode(long), long);
+        assert_eq!(without_passcode("not a url"), "not a url");
+    }
+
+    #[test]
     fn folders_are_never_reused() {
         let root = std::env::temp_dir().join(format!("mediabot-folders-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);

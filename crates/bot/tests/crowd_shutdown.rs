@@ -673,10 +673,19 @@ fn crowd_call_survives_keepalive_windows_and_sigterm_exits_within_grace() {
         .expect("the simulator printed the app secret");
     let output = bot.proc.output();
     let report_text = report.to_string();
-    for (what, secret) in [("app secret", app_secret.as_str()), ("control token", CONTROL_TOKEN)] {
+    for (what, secret) in [
+        ("app secret", app_secret.as_str()),
+        ("control token", CONTROL_TOKEN),
+    ] {
         assert!(!secret.is_empty());
-        assert!(!output.contains(secret), "the {what} is in the bot's output");
-        assert!(!report_text.contains(secret), "the {what} is in report.json");
+        assert!(
+            !output.contains(secret),
+            "the {what} is in the bot's output"
+        );
+        assert!(
+            !report_text.contains(secret),
+            "the {what} is in report.json"
+        );
     }
     let join_url = report["joinUrl"].as_str().unwrap_or_default();
     assert!(

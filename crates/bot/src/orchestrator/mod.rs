@@ -1473,6 +1473,28 @@ impl Orchestrator {
     }
 }
 
+/// A join URL without its meeting passcode (`p=`): reports are shared more widely than the
+/// link should be.
+pub fn without_passcode(join_url: &str) -> String {
+    let Ok(mut url) = url::Url::parse(join_url) else {
+        return join_url.to_string();
+    };
+    if !url.query_pairs().any(|(k, _)| k.eq_ignore_ascii_case("p")) {
+        return join_url.to_string();
+    }
+    let kept: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(k, _)| !k.eq_ignore_ascii_case("p"))
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    if kept.is_empty() {
+        url.set_query(None);
+    } else {
+        url.query_pairs_mut().clear().extend_pairs(kept);
+    }
+    url.to_string()
+}
+
 fn display_name(p: &mediabot_signaling::models::Participant) -> Option<String> {
     p.identity()
         .and_then(|i| i.primary())
@@ -1530,7 +1552,7 @@ fn build_report(
     let ms = |t: Instant| t.saturating_duration_since(entry.started).as_secs_f64() * 1_000.0;
     CallReport {
         call_id: entry.call_id_str().unwrap_or_default().to_string(),
-        join_url: entry.join_url.clone(),
+        join_url: without_passcode(&entry.join_url),
         join_latency_ms: summary.first_frame_at.map(ms),
         media_connected_ms: entry.media_connected.map(ms),
         duration_seconds: now.saturating_duration_since(entry.started).as_secs_f64(),
