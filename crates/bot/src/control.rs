@@ -117,6 +117,9 @@ pub struct CallStatus {
     pub dominant_speaker: Option<String>,
     /// Why the call's media failed, if it did (e.g. the audio thread panicked).
     pub failure: Option<String>,
+    /// How the call ended, once it did: `Graph`, `NotFound`, `Unconfirmed`, `CreateFailed`,
+    /// `AnswerFailed`, `MediaFailed`, `Cancelled`, `Shutdown` (report.json's `end.cause`).
+    pub end_cause: Option<String>,
     /// True once the call is over and its recordings are final.
     pub ended: bool,
     /// Where `report.json` was written.

@@ -591,6 +591,8 @@ async fn a_failed_create_is_removed_and_reported() {
         listed[0]
     );
     assert!(listed[0].call_id.is_none(), "{:?}", listed[0]);
+    assert_eq!(listed[0].state, "failed", "{:?}", listed[0]);
+    assert_eq!(listed[0].end_cause.as_deref(), Some("CreateFailed"));
 
     // Its slot is free again.
     let mut next = join_connected(&rig, meeting.join_url).await.status;

@@ -48,6 +48,11 @@ enum Control {
 pub(crate) enum RecorderEvent {
     /// The first frame was written.
     FirstFrame,
+    /// A file was started for a source with this MSI.
+    NewSource {
+        /// The MSI.
+        msi: u32,
+    },
     /// The frame channel closed (the audio thread ended, normally or not) or the recorder
     /// failed: nothing more will be recorded.
     Ended,
@@ -216,6 +221,9 @@ fn run(
                     sink: WavSink::create(&file, format)?,
                     written: 0,
                 });
+                if let (Some(msi), Some(events)) = (frame.msi, &guard.0) {
+                    events(RecorderEvent::NewSource { msi });
+                }
                 let mut p = progress.lock().expect("progress lock is never poisoned");
                 p.sources.insert(
                     key,

@@ -529,6 +529,7 @@ impl Runtime {
         let events = Box::new(move |event| {
             let event = match event {
                 RecorderEvent::FirstFrame => MediaEvent::FirstAudio,
+                RecorderEvent::NewSource { msi } => MediaEvent::SourceHeard { msi },
                 RecorderEvent::Ended => MediaEvent::FramesEnded,
             };
             let _ = tx.send(Internal::Media(key, event));

@@ -563,6 +563,20 @@ fn check_report(bot: &Bot, call_id: &str) -> Value {
         .iter()
         .map(|p| p["wav"].as_str().expect("a wav name").to_owned())
         .collect();
+    // The speakers' files carry their names, although their MSIs sort after 1,200 silent
+    // attendees' (names go to the recorder only for sources it hears).
+    for p in report["participants"].as_array().expect("participants") {
+        let name = p["displayName"].as_str().unwrap_or_default().to_lowercase();
+        let wav = p["wav"].as_str().unwrap_or_default();
+        assert!(
+            !name.is_empty() && wav.starts_with(&name),
+            "{wav} is named after its speaker: {report:#}"
+        );
+    }
+    assert_eq!(
+        report["drops"]["recorderNamesDropped"], 0,
+        "no name was dropped: {report:#}"
+    );
     wavs.extend(report["mixedWav"].as_str().map(str::to_owned));
     assert!(
         wavs.len() >= 3,

@@ -183,6 +183,10 @@ pub(crate) struct Entry {
     pub(crate) sources: BTreeMap<u32, (ParticipantId, Option<String>)>,
     pub(crate) dominant: Option<String>,
     pub(crate) failure: Option<String>,
+    /// MSIs the recorder has a file for (bounded by `MAX_SOURCES`).
+    pub(crate) heard: std::collections::BTreeSet<u32>,
+    /// How the call ended (`Graph`, `CreateFailed`, …), once it did.
+    pub(crate) end_cause: Option<String>,
     pub(crate) peak_participants: usize,
     /// The roster's size when last seen (kept after Graph's call is gone).
     pub(crate) last_participants: usize,
@@ -217,6 +221,8 @@ impl Entry {
             sources: BTreeMap::new(),
             dominant: None,
             failure: None,
+            heard: std::collections::BTreeSet::new(),
+            end_cause: None,
             peak_participants: 0,
             last_participants: 0,
             dir,
@@ -251,7 +257,15 @@ impl Entry {
             Phase::Ending { .. } => "hanging up".into(),
             Phase::Closing { .. } => "finalizing".into(),
             Phase::Reporting => "writing report".into(),
-            Phase::Done { .. } if self.failure.is_some() => "failed".into(),
+            Phase::Done { .. }
+                if self.failure.is_some()
+                    || matches!(
+                        self.end_cause.as_deref(),
+                        Some("CreateFailed" | "AnswerFailed" | "MediaFailed")
+                    ) =>
+            {
+                "failed".into()
+            }
             Phase::Done { .. } => "terminated".into(),
         }
     }

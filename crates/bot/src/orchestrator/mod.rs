@@ -156,6 +156,11 @@ pub enum MediaEvent {
         /// The call's folder.
         dir: PathBuf,
     },
+    /// The recorder started a file for this MSI (its name is wanted now).
+    SourceHeard {
+        /// The MSI.
+        msi: u32,
+    },
     /// The first PCM frame reached the recorder.
     FirstAudio,
     /// The audio thread's frame channel closed while the call ran: the thread is gone.
@@ -970,18 +975,8 @@ impl Orchestrator {
                     ms = (now - entry.started).as_millis() as u64,
                     "media connected"
                 );
-                // Names learnt before the recorder existed.
-                let names: Vec<(u32, String)> = entry
-                    .sources
-                    .iter()
-                    .filter_map(|(msi, (_, name))| name.clone().map(|n| (*msi, n)))
-                    .collect();
-                for (msi, name) in names {
-                    self.outputs.push_back(Output::Media {
-                        key,
-                        action: MediaAction::Name { msi, name },
-                    });
-                }
+                // Names go to the recorder as its sources are heard (MediaEvent::SourceHeard):
+                // a town hall's silent thousands never cost a message.
             }
             MediaEvent::ConnectFailed(error) => {
                 entry.media = MediaState::Open;
@@ -992,6 +987,17 @@ impl Orchestrator {
                 self.fail_media(now, key, format!("media did not connect: {error}"));
             }
             MediaEvent::Recording { dir } => entry.dir = dir,
+            MediaEvent::SourceHeard { msi } => {
+                if entry.heard.len() < MAX_SOURCES && entry.heard.insert(msi) {
+                    let name = entry.sources.get(&msi).and_then(|(_, n)| n.clone());
+                    if let (Some(name), MediaState::Open) = (name, &entry.media) {
+                        self.outputs.push_back(Output::Media {
+                            key,
+                            action: MediaAction::Name { msi, name },
+                        });
+                    }
+                }
+            }
             MediaEvent::FirstAudio => {
                 if !entry.first_audio {
                     entry.first_audio = true;
@@ -1105,6 +1111,7 @@ impl Orchestrator {
             participants = entry.peak_participants,
             "call ended"
         );
+        entry.end_cause = Some(end.cause.clone());
         entry.phase = Phase::Closing { end: Box::new(end) };
         entry.status_dirty = true;
         // The call's routing groups end with it: a reconciler left running would retry its
@@ -1360,7 +1367,9 @@ impl Orchestrator {
                     return;
                 }
                 entry.sources.insert(msi.0, (participant, name.clone()));
-                if let (Some(name), MediaState::Open) = (name, &entry.media) {
+                if let (Some(name), MediaState::Open, true) =
+                    (name, &entry.media, entry.heard.contains(&msi.0))
+                {
                     self.outputs.push_back(Output::Media {
                         key,
                         action: MediaAction::Name { msi: msi.0, name },
@@ -1449,6 +1458,7 @@ impl Orchestrator {
                 })
                 .unwrap_or_default(),
             dominant_speaker: entry.dominant.clone(),
+            end_cause: entry.end_cause.clone(),
             failure: entry.failure.clone(),
             ended: entry.phase.is_done(),
             report: match &entry.phase {

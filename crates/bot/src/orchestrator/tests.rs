@@ -752,8 +752,19 @@ fn a_town_hall_runs_from_join_to_forget() {
     );
     assert_eq!(
         h.names.get(&key).copied(),
-        Some(TOWN_HALL),
-        "every audio source is named for the recorder"
+        None,
+        "silent attendees cost the recorder nothing: names go only to heard sources"
+    );
+    // Two people speak: the recorder starts their files and gets their two names.
+    for i in [7, 4_321] {
+        h.orchestrator
+            .handle_media(h.now, key, MediaEvent::SourceHeard { msi: person_msi(i) });
+        h.settle();
+    }
+    assert_eq!(
+        h.names.get(&key).copied(),
+        Some(2),
+        "every heard source is named for the recorder"
     );
     let Reply::Calls(all) = h.ask(Command::Calls) else {
         panic!("the calls")
