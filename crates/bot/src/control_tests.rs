@@ -22,9 +22,16 @@ struct Rig {
 }
 
 async fn start_sim() -> SimHandle {
+    start_sim_with(|media| Arc::new(media)).await
+}
+
+/// A simulator whose media processor is `wrap` around the simulated one.
+async fn start_sim_with(
+    wrap: impl FnOnce(SimMediaProcessor) -> Arc<dyn mediabot_sim::MediaProcessor>,
+) -> SimHandle {
     let media =
         SimMediaProcessor::new(tokio::runtime::Handle::current(), SimMediaConfig::default());
-    let sim = Simulator::start_with_media(SimConfig::default(), Arc::new(media.clone()))
+    let sim = Simulator::start_with_media(SimConfig::default(), wrap(media.clone()))
         .await
         .expect("simulator starts");
     media.add_known_participants(
@@ -233,23 +240,7 @@ async fn a_slow_client_is_cut_off_while_callbacks_keep_being_answered() {
     let addr = rig.app.local_addr;
     let slow = tokio::task::spawn_blocking(move || slow_headers(addr, Duration::from_secs(20)));
     // Meanwhile a call joins: every callback Graph posts is answered 2xx.
-    let meeting = rig.sim.meetings().remove(0);
-    let mut ticket = rig
-        .app
-        .join(JoinRequest {
-            join_url: meeting.join_url,
-        })
-        .await
-        .expect("join accepted");
-    let connected = tokio::time::timeout(
-        Duration::from_secs(15),
-        ticket.status.wait_for(|s| s.state == "media connected"),
-    )
-    .await;
-    assert!(
-        matches!(connected, Ok(Ok(_))),
-        "the call connects meanwhile"
-    );
+    join_connected(&rig.app, &rig.sim, "the call connects meanwhile").await;
     let cut = slow.await.unwrap().expect("the slow client was cut off");
     assert!(
         cut < Duration::from_secs(15),
@@ -297,8 +288,8 @@ async fn callbacks_of_a_tenant_the_bot_does_not_serve_are_refused() {
     rig.sim.shutdown();
 }
 
-/// Joins the default meeting, waits for media, hangs up, waits for the report; returns it.
-async fn one_recorded_call(app: &App, sim: &SimHandle) -> std::path::PathBuf {
+/// Joins the default meeting and waits (with a deadline) for media to connect.
+async fn join_connected(app: &App, sim: &SimHandle, what: &str) -> crate::runtime::JoinTicket {
     let meeting = sim.meetings().remove(0);
     let mut ticket = app
         .join(JoinRequest {
@@ -307,12 +298,18 @@ async fn one_recorded_call(app: &App, sim: &SimHandle) -> std::path::PathBuf {
         .await
         .expect("join accepted");
     let connected = tokio::time::timeout(
-        Duration::from_secs(15),
+        Duration::from_secs(20),
         ticket.status.wait_for(|s| s.state == "media connected"),
     )
     .await
     .map(|r| r.is_ok());
-    assert_eq!(connected, Ok(true));
+    assert_eq!(connected, Ok(true), "{what}");
+    ticket
+}
+
+/// Joins the default meeting, waits for media, hangs up, waits for the report; returns it.
+async fn one_recorded_call(app: &App, sim: &SimHandle) -> std::path::PathBuf {
+    let mut ticket = join_connected(app, sim, "the call connects").await;
     let progress = ticket.progress.clone();
     let heard = tokio::time::timeout(Duration::from_secs(10), async {
         loop {
@@ -485,40 +482,20 @@ impl mediabot_sim::MediaProcessor for ForgingProcessor {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_media_answers_are_refused_and_the_genuine_one_connects() {
-    let inner =
-        SimMediaProcessor::new(tokio::runtime::Handle::current(), SimMediaConfig::default());
     let statuses = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let processor = ForgingProcessor {
-        inner: inner.clone(),
-        statuses: statuses.clone(),
-    };
-    let sim = Simulator::start_with_media(SimConfig::default(), Arc::new(processor))
-        .await
-        .expect("simulator starts");
-    inner.add_known_participants(
-        sim.meetings()
-            .into_iter()
-            .flat_map(|m| m.participants)
-            .map(|m| m.participant),
-    );
+    let forging = statuses.clone();
+    let sim = start_sim_with(move |inner| {
+        Arc::new(ForgingProcessor {
+            inner,
+            statuses: forging,
+        })
+    })
+    .await;
     let out = out_dir("forged");
     let app = App::start(crate::demo::bot_config_for(&sim, &out))
         .await
         .expect("bot starts");
-    let meeting = sim.meetings().remove(0);
-    let mut ticket = app
-        .join(JoinRequest {
-            join_url: meeting.join_url,
-        })
-        .await
-        .expect("join accepted");
-    let connected = tokio::time::timeout(
-        Duration::from_secs(20),
-        ticket.status.wait_for(|s| s.state == "media connected"),
-    )
-    .await
-    .map(|r| r.is_ok());
-    assert_eq!(connected, Ok(true), "the genuine answer still connects");
+    join_connected(&app, &sim, "the genuine answer still connects").await;
     let refused = tokio::time::timeout(Duration::from_secs(10), async {
         loop {
             let got = statuses.lock().unwrap().clone();
